@@ -1,0 +1,1 @@
+"""The five gRPC services of imgen and what they share."""

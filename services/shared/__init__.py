@@ -1,0 +1,1 @@
+"""What every service uses: settings, the gRPC bootstrap, errors, logging, metrics."""
