@@ -1,0 +1,253 @@
+"""The policy file: categories as data, the term lists that feed them, and per-model rules.
+
+Everything a deployment may want to tune lives in one YAML document validated here:
+which categories exist (id, display name, description), which detectors feed each one
+with which thresholds, the lexicon's terms, and which categories block on which model.
+The packaged ``default_policy.yaml`` is used unless the settings name another file.
+
+One rule is not configurable: ``minors`` exists, is fed by the lexicon and the hash
+lists, and blocks on every model. A document that tries to relax it is corrected (with
+a warning in the log) or, where it cannot be corrected, refused.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from services.shared.logging import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
+#: The category no configuration can switch off.
+MINORS = "minors"
+
+Action = Literal["block", "flag", "off"]
+_ID = r"^[a-z][a-z0-9_]*$"
+
+
+class PolicyError(ValueError):
+    """The policy file is missing, unreadable or invalid; the message names the spot."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TermGroup(_Strict):
+    """A named family of terms that several categories combine (e.g. "minor", "sexual")."""
+
+    description: str = Field("", description="What the group indicates.")
+    terms: list[str] = Field(default_factory=list, description="Terms matched in positive texts.")
+    negative_terms: list[str] = Field(
+        default_factory=list,
+        description="Terms that indicate the group when a negative prompt asks to avoid them "
+        "(e.g. 'clothes' in a negative prompt steers towards nudity).",
+    )
+    patterns: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions matched against the character-folded text (digits kept), "
+        "e.g. ages under 18.",
+    )
+    include: list[str] = Field(
+        default_factory=list, description="Other groups whose terms this one includes."
+    )
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} does not compile: {exc}") from exc
+        return patterns
+
+
+class LexiconRules(_Strict):
+    """How the prompt lexicon feeds one category."""
+
+    threshold: float = Field(
+        1.0, ge=0.0, le=1.0, description="A lexicon hit scores 1.0; it counts at or above this."
+    )
+    terms: list[str] = Field(default_factory=list, description="Terms that flag the category on their own.")
+    negative_terms: list[str] = Field(
+        default_factory=list, description="Terms that flag the category when found in a negative prompt."
+    )
+    groups: list[str] = Field(
+        default_factory=list, description="Term groups any term of which flags the category."
+    )
+    combinations: list[list[str]] = Field(
+        default_factory=list,
+        description="Each entry lists term groups that must all appear in one prompt to flag the category.",
+    )
+
+    @field_validator("combinations")
+    @classmethod
+    def _combinations_have_two_groups(cls, combinations: list[list[str]]) -> list[list[str]]:
+        for combination in combinations:
+            if len(combination) < 2:
+                raise ValueError(f"combination {combination} needs two or more groups (use 'groups' for one)")
+        return combinations
+
+
+class PdqRules(_Strict):
+    """How the PDQ hash lists feed one category (ThreatExchange HMA defaults)."""
+
+    max_distance: int = Field(
+        31, ge=0, le=64, description="Largest Hamming distance (of 256 bits) that matches."
+    )
+    min_quality: int = Field(
+        50, ge=0, le=100, description="Smallest PDQ quality of the reviewed image that is trusted."
+    )
+
+
+class CategoryDetectors(_Strict):
+    """The detectors that feed a category; a detector left out never flags it."""
+
+    lexicon: LexiconRules | None = None
+    pdq: PdqRules | None = None
+
+
+class Category(_Strict):
+    """A kind of content with a stable id, the name shown to users and a description."""
+
+    id: str = Field(pattern=_ID, description="Stable identifier, e.g. 'minors'.")
+    name: str = Field(min_length=1, description="Display name used in the blocked message.")
+    description: str = Field(min_length=1, description="What the category covers.")
+    detectors: CategoryDetectors = Field(default_factory=CategoryDetectors)
+
+
+class ModelPolicies(BaseModel):
+    """Which categories block, flag or are ignored, by default and per model key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: dict[str, Action] = Field(
+        default_factory=dict, description="Action per category id; a category left out blocks."
+    )
+    models: dict[str, dict[str, Action]] = Field(
+        default_factory=dict, description="Per model key, actions that override the default."
+    )
+
+
+class HashListDefaults(_Strict):
+    """What a hash-list line without its own category id belongs to."""
+
+    default_category: str = Field(MINORS, pattern=_ID, description="Category of hash lines that name none.")
+
+
+class PolicyDocument(BaseModel):
+    """The whole policy file, validated and with the minors rule enforced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    term_groups: dict[str, TermGroup] = Field(default_factory=dict)
+    categories: list[Category] = Field(min_length=1)
+    policies: ModelPolicies = Field(default_factory=ModelPolicies)
+    hash_lists: HashListDefaults = Field(default_factory=HashListDefaults)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PolicyDocument:
+        ids = [c.id for c in self.categories]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate category ids: {duplicates}")
+        self._check_groups()
+        self._check_minors()
+        known = set(ids)
+        for where, actions in [("default", self.policies.default), *self.policies.models.items()]:
+            unknown = sorted(set(actions) - known)
+            if unknown:
+                raise ValueError(f"policies.{where} names unknown categories: {unknown}")
+        if self.hash_lists.default_category not in known:
+            raise ValueError(
+                f"hash_lists.default_category {self.hash_lists.default_category!r} is not a category"
+            )
+        self._force_minors_blocking()
+        return self
+
+    def _check_groups(self) -> None:
+        for name, group in self.term_groups.items():
+            missing = [g for g in group.include if g not in self.term_groups]
+            if missing:
+                raise ValueError(f"term group {name!r} includes unknown groups {missing}")
+            self.group_members(name)  # raises on an include cycle
+        for category in self.categories:
+            rules = category.detectors.lexicon
+            if rules is None:
+                continue
+            named = set(rules.groups) | {g for combo in rules.combinations for g in combo}
+            missing = sorted(named - set(self.term_groups))
+            if missing:
+                raise ValueError(f"category {category.id!r} uses unknown term groups {missing}")
+
+    def _check_minors(self) -> None:
+        minors = next((c for c in self.categories if c.id == MINORS), None)
+        if minors is None:
+            raise ValueError(f"category {MINORS!r} is required and cannot be removed")
+        lexicon = minors.detectors.lexicon
+        if lexicon is None or not (lexicon.terms or lexicon.groups or lexicon.combinations):
+            raise ValueError(f"category {MINORS!r} must keep its lexicon (terms or combinations)")
+        if minors.detectors.pdq is None:
+            raise ValueError(f"category {MINORS!r} must keep its pdq hash-list detector")
+
+    def _force_minors_blocking(self) -> None:
+        """Whatever the file says, minors blocks on every model; say so when it tried otherwise."""
+        for where, actions in [("default", self.policies.default), *self.policies.models.items()]:
+            action = actions.get(MINORS, "block")
+            if action != "block":
+                log.warning("policy tried to relax minors; forced to block", policy=where, requested=action)
+            actions[MINORS] = "block"
+
+    def group_members(self, name: str, _seen: tuple[str, ...] = ()) -> TermGroup:
+        """The group with its includes flattened into one set of terms, negatives and patterns."""
+        if name in _seen:
+            raise ValueError(f"term groups include each other in a cycle: {' -> '.join([*_seen, name])}")
+        group = self.term_groups[name]
+        terms, negatives, patterns = list(group.terms), list(group.negative_terms), list(group.patterns)
+        for included in group.include:
+            member = self.group_members(included, (*_seen, name))
+            terms += member.terms
+            negatives += member.negative_terms
+            patterns += member.patterns
+        return TermGroup(
+            description=group.description, terms=terms, negative_terms=negatives, patterns=patterns
+        )
+
+    def category(self, category_id: str) -> Category:
+        """The category with ``category_id`` (KeyError when there is none)."""
+        for category in self.categories:
+            if category.id == category_id:
+                return category
+        raise KeyError(category_id)
+
+
+def load_policy(path: Path | None = None) -> PolicyDocument:
+    """Read and validate the policy file (the packaged default when ``path`` is None)."""
+    source = path or DEFAULT_POLICY_PATH
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PolicyError(f"cannot read policy file {source}: {exc}") from exc
+    return parse_policy(raw, str(source))
+
+
+def parse_policy(raw: object, origin: str = "<policy>") -> PolicyDocument:
+    """Validate an already-parsed policy document, with errors that name the failing field."""
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{origin}: the policy must be a mapping")
+    try:
+        return PolicyDocument.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '(top level)'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise PolicyError(f"{origin}: invalid policy: {problems}") from exc

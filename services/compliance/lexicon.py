@@ -1,0 +1,211 @@
+"""The prompt lexicon: terms and term combinations from the policy, matched on folded text.
+
+Matching runs on :mod:`services.compliance.normalize`'s folded text, so look-alike
+letters, leetspeak, accents, invisible characters and split-up letters are already
+undone. Terms match on word boundaries ("kid" does not fire inside "kidney" or
+"skidmark"), accept common inflections ("kids", "raped") and stretched letters
+("kiiid"), and a trailing ``*`` in a term matches any ending ("decapitat*").
+
+Which texts count (decided here, documented in the README of the eval):
+
+* positive texts (``user``, ``character``, ``style`` and any unknown source, to fail
+  closed) are matched against every category's terms and term groups;
+* ``negative`` texts steer the model *away* from their words, so a category's ordinary
+  terms there flag nothing ("-nude" is a safe request); only each category's
+  ``negative_terms`` count there, the words whose *absence* is asked for to get the
+  category (e.g. "-clothes" asks for nudity). They count both on their own and as the
+  group's side of a combination, so "teen, -clothes" is a ``minors`` hit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from services.compliance.categories import LexiconRules, PolicyDocument
+from services.compliance.findings import Finding
+from services.compliance.normalize import FoldedText, fold, fold_characters
+
+#: Inflections a term accepts without listing them ("kid" → "kids", "rape" → "raped").
+#: Deliberately no "y": "teeny" is not "teen".
+SUFFIXES = r"(?:s|es|d|ed|ing|er|ers)?"
+NEGATIVE_SOURCE = "negative"
+_PIECE = re.compile(r"[^a-z0-9]+")
+_MAX_TERMS_IN_DETAIL = 4
+
+
+@dataclass(frozen=True)
+class PromptText:
+    """One text of a prompt and where it came from ("user", "negative", "character", "style")."""
+
+    source: str
+    text: str
+
+    @property
+    def is_negative(self) -> bool:
+        """Negative texts say what to avoid; see the module docstring for how they count."""
+        return self.source == NEGATIVE_SOURCE
+
+
+def _run_pattern(token: str) -> str:
+    """``token`` with each run of a letter matching that many copies or more ("teen" → t+e{2,}n+)."""
+    parts: list[str] = []
+    index = 0
+    while index < len(token):
+        end = index
+        while end < len(token) and token[end] == token[index]:
+            end += 1
+        count = end - index
+        char = re.escape(token[index])
+        parts.append(f"{char}+" if count == 1 else f"{char}{{{count},}}")
+        index = end
+    return "".join(parts)
+
+
+def term_patterns(term: str) -> tuple[str, str]:
+    """The (spaced, glued) regular expressions of a policy term, without boundaries.
+
+    Spaced matches the token stream ("self harm" between pieces); glued matches words
+    that were written together or re-assembled from split letters ("selfharm").
+    """
+    wildcard = term.rstrip().endswith("*")
+    tokens = [t for t in _PIECE.split(fold_characters(term.rstrip().rstrip("*"))) if t]
+    if not tokens:
+        raise ValueError(f"term {term!r} has no letters or digits")
+    ending = "[a-z0-9]*" if wildcard else SUFFIXES
+    runs = [_run_pattern(t) for t in tokens]
+    return " ".join(runs) + ending, _run_pattern("".join(tokens)) + ending
+
+
+class TermSet:
+    """Terms and raw patterns compiled once; answers which of them a folded text contains."""
+
+    def __init__(self, terms: Iterable[str], patterns: Iterable[str] = ()) -> None:
+        self.terms: tuple[str, ...] = tuple(dict.fromkeys(t.strip() for t in terms if t.strip()))
+        self._per_term: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = []
+        bounded: list[str] = []
+        glued: list[str] = []
+        for term in self.terms:
+            spaced, joined = term_patterns(term)
+            either = f"(?<![a-z0-9])(?:{spaced}|{joined})(?![a-z0-9])"
+            self._per_term.append((term, re.compile(either), re.compile(joined)))
+            bounded.append(either)
+            glued.append(joined)
+        self._any_bounded = re.compile("|".join(bounded)) if bounded else None
+        self._any_glued = re.compile("|".join(glued)) if glued else None
+        self._patterns = [(p, re.compile(p)) for p in dict.fromkeys(patterns)]
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self._patterns)
+
+    def matches(self, folded: FoldedText) -> list[str]:
+        """Policy terms (and ``pattern#N`` for the Nth raw pattern) found in ``folded``."""
+        words = (*folded.readings, *folded.joined)
+        hit = [
+            f"pattern#{n}"
+            for n, (_, compiled) in enumerate(self._patterns, 1)
+            if compiled.search(folded.plain)
+        ]
+        quick_words = self._any_bounded is not None and any(self._any_bounded.search(w) for w in words)
+        quick_spelled = self._any_glued is not None and any(self._any_glued.search(s) for s in folded.spelled)
+        if quick_words or quick_spelled:
+            for term, either, joined in self._per_term:
+                if any(either.search(w) for w in words) or any(joined.search(s) for s in folded.spelled):
+                    hit.append(term)
+        return hit
+
+
+@dataclass
+class _CategoryLexicon:
+    """The compiled rules of one category."""
+
+    category_id: str
+    threshold: float
+    direct: TermSet
+    negative: TermSet
+    combinations: list[tuple[str, ...]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Group:
+    positive: TermSet
+    negative: TermSet
+
+
+class Lexicon:
+    """The prompt stage's detector: policy terms and combinations over every prompt text."""
+
+    name = "lexicon"
+
+    def __init__(self, policy: PolicyDocument) -> None:
+        self._groups: dict[str, _Group] = {}
+        for name in policy.term_groups:
+            members = policy.group_members(name)
+            self._groups[name] = _Group(
+                TermSet(members.terms, members.patterns), TermSet(members.negative_terms)
+            )
+        self._categories: list[_CategoryLexicon] = []
+        for category in policy.categories:
+            rules = category.detectors.lexicon
+            if rules is not None:
+                self._categories.append(self._compile(category.id, rules, policy))
+
+    def _compile(self, category_id: str, rules: LexiconRules, policy: PolicyDocument) -> _CategoryLexicon:
+        terms, negatives, patterns = list(rules.terms), list(rules.negative_terms), []
+        for name in rules.groups:
+            members = policy.group_members(name)
+            terms += members.terms
+            negatives += members.negative_terms
+            patterns += members.patterns
+        return _CategoryLexicon(
+            category_id=category_id,
+            threshold=rules.threshold,
+            direct=TermSet(terms, patterns),
+            negative=TermSet(negatives),
+            combinations=[tuple(c) for c in rules.combinations],
+        )
+
+    def review(self, texts: Sequence[PromptText]) -> list[Finding]:
+        """Findings for every category the texts hit, in policy order."""
+        folded = [(t.source or "user", t.is_negative, fold(t.text)) for t in texts if t.text.strip()]
+        group_hits = {name: self._group_hits(group, folded) for name, group in self._groups.items()}
+        findings: list[Finding] = []
+        for rules in self._categories:
+            direct = _hits(rules.direct, [(s, f) for s, neg, f in folded if not neg])
+            if direct:
+                findings.append(self._finding(rules, "term", direct))
+            negative = _hits(rules.negative, [(s, f) for s, neg, f in folded if neg])
+            if negative:
+                findings.append(self._finding(rules, "negative-term", negative))
+            for combination in rules.combinations:
+                if all(group_hits[g] for g in combination):
+                    evidence = [(f"{g}/{src}", term) for g in combination for src, term in group_hits[g][:2]]
+                    findings.append(self._finding(rules, "combination " + "+".join(combination), evidence))
+        return findings
+
+    @staticmethod
+    def _group_hits(group: _Group, folded: list[tuple[str, bool, FoldedText]]) -> list[tuple[str, str]]:
+        positive = _hits(group.positive, [(s, f) for s, neg, f in folded if not neg])
+        return positive + _hits(group.negative, [(s, f) for s, neg, f in folded if neg])
+
+    def _finding(self, rules: _CategoryLexicon, rule: str, evidence: list[tuple[str, str]]) -> Finding:
+        shown = "; ".join(f"{source}: {term!r}" for source, term in evidence[:_MAX_TERMS_IN_DETAIL])
+        more = (
+            f" (+{len(evidence) - _MAX_TERMS_IN_DETAIL} more)" if len(evidence) > _MAX_TERMS_IN_DETAIL else ""
+        )
+        return Finding(
+            stage="prompt",
+            detector=self.name,
+            category_id=rules.category_id,
+            score=1.0,
+            threshold=rules.threshold,
+            detail=f"rule={rule}; {shown}{more}",
+        )
+
+
+def _hits(terms: TermSet, texts: list[tuple[str, FoldedText]]) -> list[tuple[str, str]]:
+    """(source, policy term) pairs for every term of ``terms`` found in ``texts``."""
+    if not terms:
+        return []
+    return [(source, term) for source, folded in texts for term in terms.matches(folded)]

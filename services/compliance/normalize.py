@@ -1,0 +1,241 @@
+"""Text folding that undoes the usual tricks for slipping a word past a filter.
+
+A lexicon is only as good as the text it sees. Users (and scripts) evade word lists with
+look-alike letters from other scripts, full-width or mathematical letters, accents,
+zero-width characters, leetspeak, stretched letters and letters split by dots or spaces.
+This module turns a text into a :class:`FoldedText`: plain lowercase Latin tokens that
+the lexicon can match with ordinary word boundaries, so "𝐤.1.d" and "kіd" (Cyrillic i)
+read as "kid" while "kidney" stays "kidney".
+
+Repeated letters are *not* collapsed here: collapsing would turn "teen" into "ten". The
+lexicon instead lets each letter run of a term match that many letters *or more*.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+#: Look-alike letters from Cyrillic, Greek and a few IPA/Latin-extended blocks, folded to
+#: the Latin letter they imitate. Applied after NFKC and casefolding, so lowercase only.
+CONFUSABLES: dict[str, str] = {
+    # Cyrillic
+    "а": "a",
+    "в": "b",
+    "г": "r",
+    "д": "d",
+    "е": "e",
+    "ё": "e",
+    "ж": "x",
+    "з": "3",
+    "и": "u",
+    "й": "u",
+    "к": "k",
+    "л": "n",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "п": "n",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "ф": "o",
+    "х": "x",
+    "ц": "u",
+    "ч": "4",
+    "ш": "w",
+    "щ": "w",
+    "ъ": "b",
+    "ы": "bi",
+    "ь": "b",
+    "э": "e",
+    "ю": "io",
+    "я": "r",
+    "і": "i",
+    "ї": "i",
+    "ј": "j",
+    "ѕ": "s",
+    "ԁ": "d",
+    "ԛ": "q",
+    "ԝ": "w",
+    "ҡ": "k",
+    "ӏ": "l",
+    "һ": "h",
+    "ү": "y",
+    "ҳ": "x",
+    "є": "e",
+    # Greek
+    "α": "a",
+    "β": "b",
+    "γ": "y",
+    "δ": "d",
+    "ε": "e",
+    "ζ": "z",
+    "η": "n",
+    "θ": "o",
+    "ι": "i",
+    "κ": "k",
+    "λ": "l",
+    "μ": "u",
+    "ν": "v",
+    "ξ": "e",
+    "ο": "o",
+    "π": "n",
+    "ρ": "p",
+    "σ": "o",
+    "ς": "s",
+    "τ": "t",
+    "υ": "u",
+    "φ": "o",
+    "χ": "x",
+    "ψ": "w",
+    "ω": "w",
+    "ϲ": "c",
+    "ϳ": "j",
+    # Latin extended / IPA letters that NFKC leaves alone
+    "ı": "i",
+    "ȷ": "j",
+    "ɑ": "a",
+    "ɡ": "g",
+    "ɩ": "i",
+    "ɪ": "i",
+    "ʏ": "y",
+    "ʀ": "r",
+    "ɴ": "n",
+    "ʜ": "h",
+    "ʟ": "l",
+    "ᴀ": "a",
+    "ᴄ": "c",
+    "ᴅ": "d",
+    "ᴇ": "e",
+    "ᴋ": "k",
+    "ᴍ": "m",
+    "ᴏ": "o",
+    "ᴘ": "p",
+    "ᴛ": "t",
+    "ᴜ": "u",
+    "ᴠ": "v",
+    "ᴡ": "w",
+    "ᴢ": "z",
+    "ß": "ss",
+    "ø": "o",
+    "đ": "d",
+    "ħ": "h",
+    "ł": "l",
+    "ŧ": "t",
+    "æ": "ae",
+    "œ": "oe",
+    "þ": "p",
+}
+
+#: Leetspeak digits and symbols. Only applied inside a word that has at least one letter,
+#: so "2024" and "18" stay numbers. "1" and "|" are ambiguous (i or l): both readings are
+#: produced.
+LEET: dict[str, str] = {
+    "0": "o",
+    "3": "e",
+    "4": "a",
+    "5": "s",
+    "7": "t",
+    "8": "b",
+    "9": "g",
+    "@": "a",
+    "$": "s",
+    "!": "i",
+    "+": "t",
+    "€": "e",
+    "£": "l",
+}
+AMBIGUOUS_LEET: tuple[str, ...] = ("1", "|")
+
+_WORD_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789") | set(LEET) | set(AMBIGUOUS_LEET)
+_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class FoldedText:
+    """A text as the lexicon sees it.
+
+    ``plain`` is the character-folded text with digits intact (for age patterns such as
+    "15yo"). ``readings`` are token streams, one per reading of the ambiguous leet
+    characters, with every piece separated by one space: terms match them on word
+    boundaries. ``joined`` holds chunks whose pieces punctuation split apart, glued back
+    ("k-i-d", "n.ude" → "kid", "nude"). ``spelled`` holds runs of one-letter pieces glued
+    together ("k i d s" → "kids"); terms match inside them without boundaries, since the
+    letters' own boundaries are the trick.
+    """
+
+    plain: str
+    readings: tuple[str, ...]
+    joined: tuple[str, ...]
+    spelled: tuple[str, ...]
+
+
+def fold_characters(text: str) -> str:
+    """NFKC, drop invisible format characters, casefold, strip accents, fold look-alikes."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = text.casefold()
+    decomposed = unicodedata.normalize("NFD", text)
+    text = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    text = unicodedata.normalize("NFC", text)
+    return "".join(CONFUSABLES.get(ch, ch) for ch in text)
+
+
+def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
+    """Read leet characters in ``chunk`` as letters when the chunk is a word, not a number.
+
+    Symbols such as "!" only count inside a word ("k!d"), so that "kid!" keeps its
+    exclamation mark as punctuation.
+    """
+    if not any("a" <= ch <= "z" for ch in chunk):
+        return chunk
+    out: list[str] = []
+    for index, ch in enumerate(chunk):
+        mapped = LEET.get(ch) or (ambiguous_as if ch in AMBIGUOUS_LEET else None)
+        if mapped is None or ch.isdigit():
+            out.append(mapped or ch)
+            continue
+        before = chunk[index - 1] if index else ""
+        after = chunk[index + 1] if index + 1 < len(chunk) else ""
+        inside = before in _WORD_CHARS and after in _WORD_CHARS
+        leading = not before and after in _WORD_CHARS and ch in "@$"
+        out.append(mapped if inside or leading else ch)
+    return "".join(out)
+
+
+def fold(text: str) -> FoldedText:
+    """Fold ``text`` into the readings, glued words and spelled-out runs the lexicon matches."""
+    plain = fold_characters(text)
+    chunks = plain.split()
+    readings: list[str] = []
+    joined: list[str] = []
+    spelled: list[str] = []
+    for ambiguous_as in ("i", "l"):
+        pieces_per_chunk = [[p for p in _SPLIT.split(_deleet_chunk(c, ambiguous_as)) if p] for c in chunks]
+        readings.append(" ".join(" ".join(pieces) for pieces in pieces_per_chunk if pieces))
+        joined.extend("".join(pieces) for pieces in pieces_per_chunk if len(pieces) > 1)
+        spelled.extend(_single_letter_runs(pieces_per_chunk))
+    return FoldedText(
+        plain=plain,
+        readings=tuple(dict.fromkeys(readings)),
+        joined=tuple(dict.fromkeys(joined)),
+        spelled=tuple(dict.fromkeys(spelled)),
+    )
+
+
+def _single_letter_runs(pieces_per_chunk: list[list[str]]) -> list[str]:
+    """Runs of two or more one-letter pieces in a row ("k i d", "n.u.d.e"), glued together."""
+    letters = [piece for pieces in pieces_per_chunk for piece in pieces]
+    runs: list[str] = []
+    current: list[str] = []
+    for piece in [*letters, ""]:
+        if len(piece) == 1:
+            current.append(piece)
+            continue
+        if len(current) >= 2:
+            runs.append("".join(current))
+        current = []
+    return runs

@@ -1,0 +1,1 @@
+"""The prompt service: catalog, prompt parsing and construction, optimization, random prompts."""

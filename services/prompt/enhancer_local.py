@@ -1,0 +1,89 @@
+"""Enhancement with a local causal language model through transformers.
+
+For deployments that want an LLM without a network dependency: a small instruct model
+in a local folder (e.g. SmolLM2 saved as a plain transformers folder). Loading and
+generation run in a worker thread so the event loop keeps serving other calls, one
+generation at a time because a model instance is not safe to share across threads.
+transformers is imported lazily: the default expansion enhancer never pays for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from services.prompt.enhancer_openai import ENHANCEMENT_FAILED, instructions
+from services.prompt.optimize import EnhanceContext
+from services.prompt.terms import join_terms
+from services.shared.errors import Unavailable
+from services.shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class LocalLMEnhancer:
+    """Greedy generation from a local model folder (deterministic for a given prompt)."""
+
+    name = "local"
+
+    def __init__(self, model_path: Path, max_new_tokens: int = 60) -> None:
+        self._path = Path(model_path)
+        self._max_new_tokens = max_new_tokens
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._load_lock = threading.Lock()
+        self._generate_lock = asyncio.Lock()
+
+    async def load(self) -> None:
+        """Load the model now (a startup hook) instead of on the first call."""
+        await asyncio.to_thread(self._ensure_loaded)
+
+    def _ensure_loaded(self) -> None:
+        with self._load_lock:
+            if self._model is not None:
+                return
+            if not self._path.is_dir():
+                raise FileNotFoundError(f"local optimizer model folder not found: {self._path}")
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self._path, local_files_only=True)
+            self._model = AutoModelForCausalLM.from_pretrained(self._path, local_files_only=True)
+            self._model.eval()
+            log.info("local optimizer model loaded", path=str(self._path))
+
+    async def enhance(self, positive_terms: Sequence[str], context: EnhanceContext) -> str:
+        """Generate the enhanced prompt; any failure is ``Unavailable("Enhancement failed")``."""
+        async with self._generate_lock:
+            try:
+                return await asyncio.to_thread(self._generate, join_terms(positive_terms), context)
+            except Exception as exc:
+                log.warning("local enhancer failed", error=type(exc).__name__, detail=str(exc)[:200])
+                raise Unavailable(ENHANCEMENT_FAILED) from None
+
+    def _generate(self, user_text: str, context: EnhanceContext) -> str:
+        self._ensure_loaded()
+        import torch
+
+        tokenizer, model = self._tokenizer, self._model
+        if getattr(tokenizer, "chat_template", None):
+            messages = [
+                {"role": "system", "content": instructions(context)},
+                {"role": "user", "content": user_text or "a portrait"},
+            ]
+            prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        else:
+            prompt = f"{instructions(context)}\nPrompt: {user_text}\nImproved prompt:"
+        inputs = tokenizer(prompt, return_tensors="pt")
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        with torch.inference_mode():
+            output = model.generate(
+                **inputs, max_new_tokens=self._max_new_tokens, do_sample=False, pad_token_id=pad_id
+            )
+        text = tokenizer.decode(output[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines[0] if lines else ""

@@ -1,0 +1,1 @@
+"""Provenance service: branding, invisible watermark, encoding, PDQ, C2PA, verification."""
