@@ -1,0 +1,1 @@
+"""Durable jobs: identifiers, the state machine, and the store that persists them."""

@@ -1,0 +1,162 @@
+"""Entry point of the inference service: settings, job store, model registry, workers, server."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from imgen.compliance.v1 import compliance_pb2_grpc
+from imgen.inference.v1 import inference_pb2, inference_pb2_grpc
+from imgen.provenance.v1 import provenance_pb2_grpc
+from imgen.storage.v1 import storage_pb2_grpc
+from services.inference.jobs.store import JobStore, sqlite_url
+from services.inference.models import ModelRegistry, choose_device
+from services.inference.servicer import InferenceServicer
+from services.inference.tiny_model import BUILTIN_PREFIX, TINY_MODEL_NAME
+from services.inference.worker import Upstreams, Worker, WorkerConfig, new_worker_id
+from services.shared.channels import open_channel
+from services.shared.logging import get_logger
+from services.shared.server import ServiceRuntime, service_name
+from services.shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+TINY_SOURCE = BUILTIN_PREFIX + TINY_MODEL_NAME
+
+
+class Settings(ServiceSettings):
+    """Inference settings: section ``inference`` (``IMGEN_INFERENCE_*``)."""
+
+    section: ClassVar[str] = "inference"
+
+    port: int = Field(50062, description="Port of the inference gRPC listener.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL of the job store; empty uses SQLite at data_dir/jobs.sqlite3."
+    )
+    table_prefix: str = Field("", description="Prefix of the job table's name (several deployments, one DB).")
+    workers: int = Field(1, ge=0, description="Worker loops in this process; 0 serves the API only.")
+    lease_s: float = Field(
+        60.0, gt=0, description="Lease a worker holds on a job between heartbeats, seconds."
+    )
+    heartbeat_s: float = Field(2.0, gt=0, description="How often a running job renews its lease and step.")
+    max_attempts: int = Field(3, ge=1, description="Times a job is tried before a lost lease fails it.")
+    requeue_interval_s: float = Field(
+        5.0, gt=0, description="How often expired leases are requeued, seconds."
+    )
+    job_timeout_s: float = Field(300.0, gt=0, description="Execution timeout of one job; past it TIMED_OUT.")
+    poll_interval_s: float = Field(
+        0.5, gt=0, description="Idle workers look for new jobs this often, seconds."
+    )
+    object_prefix: str = Field("images", description="First part of stored object keys.")
+    max_resident_models: int = Field(2, ge=1, description="Pipelines kept loaded at once (LRU).")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="'auto' (CUDA fp16 when available, else CPU fp32), 'cpu' or 'cuda'."
+    )
+    default_steps: int = Field(4, ge=1, description="Denoising steps when a style's preset names none.")
+    preload_models: list[str] = Field(
+        default_factory=lambda: [TINY_SOURCE],
+        description="Model sources loaded (and built, for builtin ones) before the service is SERVING.",
+    )
+    upstream_attempts: int = Field(3, ge=1, description="Tries per compliance/provenance/storage call.")
+    upstream_backoff_s: float = Field(0.5, ge=0, description="First retry delay of upstream calls; doubles.")
+    torch_threads: int = Field(0, ge=0, description="torch intra-op threads on CPU; 0 keeps torch's default.")
+
+    def store_url(self) -> str:
+        """The job store's URL with the SQLite default filled in."""
+        return self.database_url or sqlite_url(self.data_dir / "jobs.sqlite3")
+
+    def worker_config(self) -> WorkerConfig:
+        """The worker's pacing and limits from these settings."""
+        return WorkerConfig(
+            lease_s=self.lease_s,
+            heartbeat_s=min(self.heartbeat_s, self.lease_s / 3),
+            job_timeout_s=self.job_timeout_s,
+            poll_interval_s=self.poll_interval_s,
+            object_prefix=self.object_prefix,
+            default_steps=self.default_steps,
+            upstream_attempts=self.upstream_attempts,
+            upstream_backoff_s=self.upstream_backoff_s,
+        )
+
+
+@dataclass
+class InferenceApp:
+    """What :func:`build_runtime` assembles; tests reach into it."""
+
+    runtime: ServiceRuntime
+    store: JobStore
+    registry: ModelRegistry
+    workers: list[Worker]
+
+
+def build_runtime(settings: Settings) -> InferenceApp:
+    """A runtime with the servicer, workers, requeue task and model preload registered."""
+    runtime = ServiceRuntime("inference", settings)
+    store = JobStore(settings.store_url(), table_prefix=settings.table_prefix)
+    registry = ModelRegistry(
+        settings.data_dir, placement=choose_device(settings.device), max_resident=settings.max_resident_models
+    )
+    channels = [
+        open_channel(settings.compliance_addr, settings),
+        open_channel(settings.provenance_addr, settings),
+        open_channel(settings.storage_addr, settings),
+    ]
+    upstreams = Upstreams(
+        compliance=compliance_pb2_grpc.ComplianceServiceStub(channels[0]),
+        provenance=provenance_pb2_grpc.ProvenanceServiceStub(channels[1]),
+        storage=storage_pb2_grpc.StorageServiceStub(channels[2]),
+    )
+    wakeup = asyncio.Event()
+    config = settings.worker_config()
+    workers = [
+        Worker(store, registry, upstreams, config, worker_id=new_worker_id(index), wakeup=wakeup)
+        for index in range(settings.workers)
+    ]
+
+    def wake_workers() -> None:
+        wakeup.set()
+
+    def cancel_locally(job_id: str) -> None:
+        for worker in workers:
+            worker.cancel_local(job_id)
+
+    servicer = InferenceServicer(store, on_submitted=wake_workers, on_cancelled=cancel_locally)
+    inference_pb2_grpc.add_InferenceServiceServicer_to_server(servicer, runtime.server)
+
+    async def prepare() -> None:
+        if settings.torch_threads:
+            import torch
+
+            torch.set_num_threads(settings.torch_threads)
+        await asyncio.to_thread(store.create_schema)
+        for source in settings.preload_models:
+            await asyncio.to_thread(registry.get, source)
+            log.info("model ready", source=source)
+
+    async def requeue_expired() -> None:
+        while True:
+            report = await asyncio.to_thread(store.requeue_expired, settings.max_attempts)
+            if report.requeued or report.failed:
+                log.warning("expired leases", requeued=report.requeued, failed=report.failed)
+            await asyncio.sleep(settings.requeue_interval_s)
+
+    async def close() -> None:
+        for channel in channels:
+            await channel.close()
+        store.close()
+
+    runtime.on_startup(prepare)
+    runtime.background(requeue_expired)
+    for worker in workers:
+        runtime.background(worker.run_forever)
+    runtime.on_shutdown(close)
+    return InferenceApp(runtime, store, registry, workers)
+
+
+async def serve(settings: Settings) -> None:
+    """Run the inference service until SIGTERM/SIGINT."""
+    app = build_runtime(settings)
+    await app.runtime.run([service_name(inference_pb2, "InferenceService")])

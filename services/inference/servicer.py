@@ -1,0 +1,88 @@
+"""gRPC glue for InferenceService: messages in, store calls (in a thread), messages out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import grpc
+
+from imgen.inference.v1 import inference_pb2, inference_pb2_grpc
+from services.inference.jobs.ids import is_job_id
+from services.inference.jobs.states import IllegalTransition, JobState
+from services.inference.jobs.store import JobNotFound, JobRecord, JobStore
+from services.inference.messages import job_message
+from services.shared.errors import FailedPrecondition, InvalidArgument, NotFound
+
+
+class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
+    """SubmitJob, GetJob, CancelJob over a :class:`JobStore`.
+
+    ``on_submitted`` wakes local workers at once instead of at their next poll;
+    ``on_cancelled`` stops a local running job at its next step without waiting for a
+    heartbeat.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        on_submitted: Callable[[], None] = lambda: None,
+        on_cancelled: Callable[[str], None] = lambda _job_id: None,
+    ) -> None:
+        self._store = store
+        self._on_submitted = on_submitted
+        self._on_cancelled = on_cancelled
+
+    async def SubmitJob(
+        self, request: inference_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
+    ) -> inference_pb2.SubmitJobResponse:
+        if not request.HasField("spec"):
+            raise InvalidArgument("spec is required")
+        blocked = request.HasField("prompt_verdict") and request.prompt_verdict.blocked
+        if not blocked and not request.spec.prompt.preset.model_source:
+            raise InvalidArgument("spec.prompt.preset.model_source is required")
+        record = await asyncio.to_thread(
+            self._store.submit,
+            request.spec.SerializeToString(),
+            request.prompt_verdict.SerializeToString() if request.HasField("prompt_verdict") else b"",
+            blocked=blocked,
+        )
+        if record.state is JobState.IN_QUEUE:
+            self._on_submitted()
+        return inference_pb2.SubmitJobResponse(job=await self._message(record))
+
+    async def GetJob(
+        self, request: inference_pb2.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> inference_pb2.GetJobResponse:
+        record = await self._get(request.id)
+        return inference_pb2.GetJobResponse(job=await self._message(record))
+
+    async def CancelJob(
+        self, request: inference_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
+    ) -> inference_pb2.CancelJobResponse:
+        await self._get(request.id)
+        try:
+            record = await asyncio.to_thread(self._store.cancel, request.id)
+        except IllegalTransition as exc:
+            current = (await self._get(request.id)).state.value
+            raise FailedPrecondition(f"job already ended ({current})") from exc
+        self._on_cancelled(request.id)
+        return inference_pb2.CancelJobResponse(job=await self._message(record))
+
+    async def _get(self, job_id: str) -> JobRecord:
+        if not is_job_id(job_id):
+            raise InvalidArgument("Bad ID")
+        try:
+            return await asyncio.to_thread(self._store.get, job_id)
+        except JobNotFound as exc:
+            raise NotFound("Bad ID") from exc
+
+    async def _message(self, record: JobRecord) -> inference_pb2.Job:
+        position = 0
+        if record.state is JobState.IN_QUEUE:
+            try:
+                position = await asyncio.to_thread(self._store.queue_position, record.id)
+            except JobNotFound:
+                position = 0
+        return job_message(record, position)
