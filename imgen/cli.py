@@ -1,11 +1,11 @@
 """The ``imgen`` command: run the mesh or one service, generate images, manage dev credentials.
 
-    imgen up                      start the whole mesh on loopback until Ctrl-C
-    imgen demo "<prompt>"         start the mesh, generate one image, save it, stop
-    imgen serve <service>         run one service (what a Kubernetes pod runs)
-    imgen generate "<prompt>"     submit to a running gateway, show progress, save the image
-    imgen certs init              create a development C2PA certificate chain
-    imgen keys create|list|enable|disable|delete
+imgen up                      start the whole mesh on loopback until Ctrl-C
+imgen demo "<prompt>"         start the mesh, generate one image, save it, stop
+imgen serve <service>         run one service (what a Kubernetes pod runs)
+imgen generate "<prompt>"     submit to a running gateway, show progress, save the image
+imgen certs init              create a development C2PA certificate chain
+imgen keys create|list|enable|disable|delete
 """
 
 from __future__ import annotations
@@ -51,10 +51,15 @@ def _mesh_config(args: argparse.Namespace, ephemeral: bool) -> Any:
     if ephemeral:
         config = MeshConfig.ephemeral(data_dir)
     else:
-        config = MeshConfig(data_dir=data_dir, gateway_port=args.port or GATEWAY_DEFAULT_PORT,
-                            log_dir=None if args.logs else data_dir / "logs")
+        config = MeshConfig(
+            data_dir=data_dir,
+            gateway_port=args.port or GATEWAY_DEFAULT_PORT,
+            log_dir=None if args.logs else data_dir / "logs",
+        )
         if not args.no_metrics:
-            config.metrics_ports = {name: METRICS_BASE_PORT + i for i, name in enumerate(SERVICES) if name != "gateway"}
+            config.metrics_ports = {
+                name: METRICS_BASE_PORT + i for i, name in enumerate(SERVICES) if name != "gateway"
+            }
     return config
 
 
@@ -84,8 +89,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"\nimgen is up\n  API:     {mesh.api_url}\n  API key: {key}")
     if config.log_dir:
         print(f"  logs:    {config.log_dir}")
-    print(f"\ntry:\n  imgen generate \"@aya black dress, warm lighting\" --url {mesh.api_url} --key {key}\n"
-          "\nCtrl-C stops everything.", flush=True)
+    print(
+        f'\ntry:\n  imgen generate "@aya black dress, warm lighting" --url {mesh.api_url} --key {key}\n'
+        "\nCtrl-C stops everything.",
+        flush=True,
+    )
     try:
         _wait_for_interrupt()
     finally:
@@ -107,8 +115,12 @@ def _print_progress(state: dict[str, Any]) -> None:
 def _generate_and_save(api_url: str, key: str, args: argparse.Namespace) -> int:
     from imgen.client import ApiError, ImgenClient, PollPolicy
 
-    fields: dict[str, Any] = {"model": args.model, "style": args.style, "format": args.format,
-                              "optimize": args.optimize}
+    fields: dict[str, Any] = {
+        "model": args.model,
+        "style": args.style,
+        "format": args.format,
+        "optimize": args.optimize,
+    }
     if args.width and args.height:
         fields.update(width=args.width, height=args.height)
     if args.seed is not None:
@@ -126,7 +138,8 @@ def _generate_and_save(api_url: str, key: str, args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         target = out_dir / signed["filename"]
         target.write_bytes(client.download(signed["url"]))
-    print(f"saved {target} ({meta['width']}x{meta['height']} {meta['format']}, fingerprint {meta['fingerprint']})")
+    size = f"{meta['width']}x{meta['height']}"
+    print(f"saved {target} ({size} {meta['format']}, fingerprint {meta['fingerprint']})")
     print(f"URL: {signed['url']}")
     return 0
 
@@ -149,7 +162,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from imgen.mesh import MeshError, running_mesh
 
     config = _mesh_config(args, ephemeral=True)
-    print(f"starting the mesh on free ports (data in {config.data_dir}, logs in {config.log_dir}) ...", flush=True)
+    print(
+        f"starting the mesh on free ports (data in {config.data_dir}, logs in {config.log_dir}) ...",
+        flush=True,
+    )
     try:
         with running_mesh(config, timeout=args.timeout) as mesh:
             print(f"mesh ready at {mesh.api_url}", flush=True)

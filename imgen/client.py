@@ -84,8 +84,14 @@ class ImgenClient:
 
     def status(self, job: dict[str, Any]) -> dict[str, Any]:
         """The ``status`` action for a job returned by :meth:`submit`."""
-        return self.call({"action": "status", "id": job["id"], "prompt": job.get("prompt", ""),
-                          "model": job.get("model", "")})
+        return self.call(
+            {
+                "action": "status",
+                "id": job["id"],
+                "prompt": job.get("prompt", ""),
+                "model": job.get("model", ""),
+            }
+        )
 
     def wait(
         self,
@@ -113,8 +119,13 @@ class ImgenClient:
             raise ApiError(str(state.get("error") or f"Failed: {state.get('status')}"))
         raise TimeoutError("polling timed out")
 
-    def generate(self, prompt: str, policy: PollPolicy | None = None,
-                 on_poll: Callable[[dict[str, Any]], None] | None = None, **fields: Any) -> dict[str, Any]:
+    def generate(
+        self,
+        prompt: str,
+        policy: PollPolicy | None = None,
+        on_poll: Callable[[dict[str, Any]], None] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """Submit and wait: the whole generation as the spec's examples do it."""
         return self.wait(self.submit(prompt, **fields), policy, on_poll)
 

@@ -157,7 +157,9 @@ class Mesh:
                 if grpc_serving(f"{self.config.host}:{self.config.ports[name]}"):
                     pending.discard(name)
             if pending and time.monotonic() > deadline:
-                raise MeshError(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}{self._log_hint()}")
+                raise MeshError(
+                    f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}{self._log_hint()}"
+                )
             if pending:
                 time.sleep(0.2)
         while True:
@@ -218,7 +220,9 @@ def grpc_serving(address: str, timeout: float = 1.0) -> bool:
     """Whether the grpc.health.v1 service at ``address`` says SERVING."""
     try:
         with grpc.insecure_channel(address) as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout
+            )
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
     except grpc.RpcError:
         return False

@@ -55,12 +55,21 @@ def render() -> str:
 
     shared = ServiceSettings.shared_fields
     base_fields = set(ServiceSettings.model_fields)
-    lines = [HEADER, "## Fields every process has\n", "| field | env | default | description |", "|---|---|---|---|"]
+    lines = [
+        HEADER,
+        "## Fields every process has\n",
+        "| field | env | default | description |",
+        "|---|---|---|---|",
+    ]
     for name, field in ServiceSettings.model_fields.items():
-        env = f"`IMGEN_<SECTION>_{name.upper()}`" + (f", `IMGEN_{name.upper()}` (shared)" if name in shared else "")
+        env = f"`IMGEN_<SECTION>_{name.upper()}`" + (
+            f", `IMGEN_{name.upper()}` (shared)" if name in shared else ""
+        )
         lines.append(f"| `{name}` | {env} | {_default(field)} | {field.description or ''} |")
     for process in PROCESSES:
-        module = importlib.import_module("gateway.main" if process == "gateway" else f"services.{process}.main")
+        module = importlib.import_module(
+            "gateway.main" if process == "gateway" else f"services.{process}.main"
+        )
         cls = module.Settings
         section = cls.section
         lines += ["", f"## {process} (section `{section}`)", ""]

@@ -84,7 +84,11 @@ class ServiceRuntime:
         """Serve until SIGTERM/SIGINT; ``service_names`` are full proto service names."""
         self._service_names = list(service_names)
         reflection.enable_server_reflection(
-            [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            [
+                *service_names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             self.server,
         )
         address = f"{self.settings.host}:{self.settings.port}"
@@ -94,8 +98,11 @@ class ServiceRuntime:
         await self.set_serving(False)
         await self.server.start()
         start_metrics_server(self.settings.host, self.settings.metrics_port)
-        log.info("listening", address=f"{self.settings.host}:{self.bound_port}",
-                 metrics_port=self.settings.metrics_port)
+        log.info(
+            "listening",
+            address=f"{self.settings.host}:{self.bound_port}",
+            metrics_port=self.settings.metrics_port,
+        )
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -33,12 +33,19 @@ def _pdq_hex(image: Image.Image) -> str:
     import pdqhash
 
     bits, _quality = pdqhash.compute(np.asarray(image.convert("RGB")))
-    return "%064x" % int("".join(str(int(b)) for b in bits), 2)
+    return f"{int(''.join(str(int(b)) for b in bits), 2):064x}"
 
 
 def test_generate_poll_download_verify(mesh: Any) -> None:
-    job, meta = _generate(mesh, prompt="@aya black dress, sitting on bed, warm lighting, -red dress",
-                          model="eros", style="professional", format="jpeg", width=1344, height=768)
+    job, meta = _generate(
+        mesh,
+        prompt="@aya black dress, sitting on bed, warm lighting, -red dress",
+        model="eros",
+        style="professional",
+        format="jpeg",
+        width=1344,
+        height=768,
+    )
     assert job["id"].startswith("run_") and len(job["gen_id"]) == 20
     assert job["prompt"] == "@aya black dress, sitting on bed, warm lighting, -red dress"
     assert meta["id"] == job["id"] and meta["gen_id"] == job["gen_id"]
@@ -80,7 +87,7 @@ def test_generate_poll_download_verify(mesh: Any) -> None:
     bits = WatermarkDecoder("bits", 64).decode(bgr, "dwtDctSvd")
     decoded = int("".join("1" if b else "0" for b in bits), 2).to_bytes(8, "big").hex()
     assert decoded == meta["watermark"]
-    key = (mesh.config.data_dir / "provenance" / "watermark.key").read_bytes()
+    key = bytes.fromhex((mesh.config.data_dir / "provenance" / "watermark.key").read_text().strip())
     assert hmac.new(key, meta["gen_id"].encode(), hashlib.sha256).digest()[:8].hex() == meta["watermark"]
 
 

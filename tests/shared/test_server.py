@@ -25,7 +25,9 @@ class _Settings(ServiceSettings):
 class _ProbeStorage(storage_pb2_grpc.StorageServiceServicer):
     """A servicer whose behaviour is chosen by the key, to drive the interceptor."""
 
-    async def PutObject(self, request: storage_pb2.PutObjectRequest, context: object) -> storage_pb2.PutObjectResponse:
+    async def PutObject(
+        self, request: storage_pb2.PutObjectRequest, context: object
+    ) -> storage_pb2.PutObjectResponse:
         if request.key == "invalid":
             raise InvalidArgument("key is not a safe path")
         if request.key == "crash":
@@ -34,8 +36,9 @@ class _ProbeStorage(storage_pb2_grpc.StorageServiceServicer):
             await asyncio.sleep(5)
         return storage_pb2.PutObjectResponse(key=request.key, size=len(request.data))
 
-    async def ReadSignedObject(self, request: storage_pb2.ReadSignedObjectRequest,
-                               context: object) -> AsyncIterator[storage_pb2.ReadSignedObjectResponse]:
+    async def ReadSignedObject(
+        self, request: storage_pb2.ReadSignedObjectRequest, context: object
+    ) -> AsyncIterator[storage_pb2.ReadSignedObjectResponse]:
         yield storage_pb2.ReadSignedObjectResponse(content_type="text/plain", chunk=b"a")
         raise PermissionDenied("URL expired")
 
