@@ -1,89 +1,41 @@
-"""The real CLIP BPE vocabulary, built offline.
+"""The tiny model's tokenizer files, written from the real CLIP BPE.
 
-No hub is reachable, yet the text encoders of SDXL expect OpenAI's 49,408-token BPE.
-The ``open-clip-torch`` wheel ships the merge list (``bpe_simple_vocab_16e6.txt.gz``);
-this module rebuilds ``vocab.json`` and ``merges.txt`` from it exactly as OpenAI's
-tokenizer derives them, so a ``CLIPTokenizer`` loaded from the result tokenizes the
-same as the published ``openai/clip-vit-large-patch14`` one. ``open_clip`` itself is
-never imported: its import pulls torchvision, which is not installed.
+No hub is reachable, yet the text encoders of SDXL expect OpenAI's 49,408-token BPE:
+``vocab.json`` and ``merges.txt`` are written from the shared merges
+(:mod:`services.shared.clip_bpe`) so a ``CLIPTokenizer`` loaded from them tokenizes the
+same as the published ``openai/clip-vit-large-patch14`` one.
 """
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
 import json
 import os
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 
-BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
-#: OpenAI keeps the first 49152 - 256 - 2 merges of the file (the first line is a header).
-MERGE_COUNT = 49152 - 256 - 2
-BOS_TOKEN = "<|startoftext|>"
-EOS_TOKEN = "<|endoftext|>"
-VOCAB_SIZE = 49408
+from services.shared.clip_bpe import (
+    BOS_TOKEN,
+    BPE_FILE,
+    EOS_TOKEN,
+    VOCAB_SIZE,
+    ClipVocabUnavailable,
+    build_vocab,
+    find_bpe_file,
+    load_merges,
+)
+
+__all__ = [
+    "BOS_TOKEN",
+    "BPE_FILE",
+    "EOS_TOKEN",
+    "VOCAB_SIZE",
+    "ClipVocabUnavailable",
+    "find_bpe_file",
+    "load_clip_tokenizer",
+    "write_tokenizer_files",
+]
+
 MERGES_HEADER = "#version: 0.2"
-
-
-class ClipVocabUnavailable(RuntimeError):
-    """The packaged BPE file cannot be found (``open-clip-torch`` is not installed)."""
-
-
-def find_bpe_file() -> Path:
-    """Locate the merge list inside the installed ``open_clip`` package without importing it."""
-    spec = importlib.util.find_spec("open_clip")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        candidate = Path(location) / BPE_FILE
-        if candidate.is_file():
-            return candidate
-    raise ClipVocabUnavailable(
-        f"{BPE_FILE} not found: install it with `pip install --no-deps open-clip-torch==3.3.0`"
-    )
-
-
-@lru_cache(maxsize=1)
-def bytes_to_unicode() -> dict[int, str]:
-    """OpenAI's reversible byte → printable character map that the vocabulary is written in."""
-    printable = [
-        *range(ord("!"), ord("~") + 1),
-        *range(ord("¡"), ord("¬") + 1),
-        *range(ord("®"), ord("ÿ") + 1),
-    ]
-    codes = printable[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            codes.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, (chr(code) for code in codes), strict=True))
-
-
-def load_merges(bpe_file: Path | None = None) -> list[tuple[str, str]]:
-    """The merges OpenAI's tokenizer uses, in rank order."""
-    with gzip.open(bpe_file or find_bpe_file()) as stream:
-        text = stream.read().decode("utf-8")
-    lines = text.split("\n")[1 : MERGE_COUNT + 1]
-    merges: list[tuple[str, str]] = []
-    for line in lines:
-        first, second = line.split()
-        merges.append((first, second))
-    return merges
-
-
-def build_vocab(merges: list[tuple[str, str]]) -> dict[str, int]:
-    """Token → id in OpenAI's order: bytes, bytes with ``</w>``, merges, then the two specials."""
-    byte_tokens = list(bytes_to_unicode().values())
-    tokens = byte_tokens + [token + "</w>" for token in byte_tokens]
-    tokens.extend(first + second for first, second in merges)
-    tokens.extend([BOS_TOKEN, EOS_TOKEN])
-    vocab = {token: index for index, token in enumerate(tokens)}
-    if len(vocab) != VOCAB_SIZE:
-        raise ClipVocabUnavailable(f"{BPE_FILE} yields {len(vocab)} tokens, expected {VOCAB_SIZE}")
-    return vocab
 
 
 def write_tokenizer_files(directory: Path, bpe_file: Path | None = None) -> Path:

@@ -11,16 +11,14 @@ torch). Without that file a clearly labelled estimate is used instead.
 
 from __future__ import annotations
 
-import gzip
 import html
-import importlib.util
 import math
-from functools import cache
 from pathlib import Path
 from typing import Protocol
 
 import regex
 
+from services.shared import clip_bpe
 from services.shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -28,9 +26,6 @@ log = get_logger(__name__)
 CLIP_WINDOW = 77
 #: Tokens of prompt text one window holds, after the start and end markers.
 CLIP_CONTENT_TOKENS = CLIP_WINDOW - 2
-BPE_FILE_NAME = "bpe_simple_vocab_16e6.txt.gz"
-#: The merges file's first line is a header; CLIP uses the next 48,894 merges.
-_MERGE_COUNT = 49152 - 256 - 2
 _PATTERN = regex.compile(
     r"""<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
     regex.IGNORECASE,
@@ -49,35 +44,12 @@ class TokenCounter(Protocol):
         ...
 
 
-@cache
-def _byte_to_unicode() -> dict[int, str]:
-    """CLIP's reversible byte → printable character table (as in GPT-2)."""
-    printable = [
-        *range(ord("!"), ord("~") + 1),
-        *range(ord("¡"), ord("¬") + 1),
-        *range(ord("®"), ord("ÿ") + 1),
-    ]
-    codes = list(printable)
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            codes.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, (chr(code) for code in codes), strict=True))
-
-
 def find_bpe_file() -> Path | None:
-    """The merges file inside the installed ``open_clip`` package, without importing it."""
+    """The merges file inside the installed ``open_clip`` package, or None."""
     try:
-        spec = importlib.util.find_spec("open_clip")
-    except (ImportError, ValueError):
+        return clip_bpe.find_bpe_file()
+    except clip_bpe.ClipVocabUnavailable:
         return None
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / BPE_FILE_NAME
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 class ClipBpeTokenizer:
@@ -86,18 +58,13 @@ class ClipBpeTokenizer:
     exact = True
 
     def __init__(self, bpe_path: Path) -> None:
-        lines = gzip.decompress(bpe_path.read_bytes()).decode("utf-8").split("\n")
-        merges = [tuple(line.split()) for line in lines[1 : _MERGE_COUNT + 1]]
-        byte_chars = list(_byte_to_unicode().values())
-        vocab = [*byte_chars, *(char + "</w>" for char in byte_chars)]
-        vocab.extend("".join(merge) for merge in merges)
-        vocab.extend(["<start_of_text>", "<end_of_text>"])
-        self.encoder: dict[str, int] = {token: index for index, token in enumerate(vocab)}
+        merges = clip_bpe.load_merges(bpe_path)
+        self.encoder: dict[str, int] = clip_bpe.build_vocab(merges)
         self._ranks: dict[tuple[str, ...], int] = {merge: rank for rank, merge in enumerate(merges)}
-        self._byte_chars = _byte_to_unicode()
+        self._byte_chars = clip_bpe.bytes_to_unicode()
         self._cache: dict[str, tuple[int, ...]] = {}
-        self.start_id = self.encoder["<start_of_text>"]
-        self.end_id = self.encoder["<end_of_text>"]
+        self.start_id = self.encoder[clip_bpe.BOS_TOKEN]
+        self.end_id = self.encoder[clip_bpe.EOS_TOKEN]
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` without start/end markers (lowercased, as CLIP does)."""
@@ -158,12 +125,12 @@ def load_token_counter(bpe_path: Path | None = None) -> TokenCounter:
     if path is not None:
         try:
             return ClipBpeTokenizer(path)
-        except (OSError, ValueError, KeyError, IndexError) as exc:
+        except (clip_bpe.ClipVocabUnavailable, KeyError, IndexError) as exc:
             log.warning(
                 "clip merges file unusable; token counts are estimates", path=str(path), error=str(exc)
             )
             return EstimatedTokenCounter()
-    log.warning("clip merges file not found; token counts are estimates", file=BPE_FILE_NAME)
+    log.warning("clip merges file not found; token counts are estimates", file=clip_bpe.BPE_FILE)
     return EstimatedTokenCounter()
 
 
