@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.compliance.pdq_index import hex_to_bytes
+from services.shared.pdq_index import hex_to_bytes
 
 _LINE = re.compile(r"^([0-9a-fA-F]{64})(?:[\s,]+([a-z][a-z0-9_]*))?\s*$")
 

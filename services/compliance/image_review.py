@@ -17,7 +17,7 @@ import pdqhash
 from services.compliance.categories import PdqRules, PolicyDocument
 from services.compliance.findings import Finding
 from services.compliance.hash_lists import LoadedHashes
-from services.compliance.pdq_index import PdqIndex, bits_to_bytes
+from services.shared.pdq_index import PdqIndex, bits_to_bytes
 
 #: pdqhash.compute_dihedral's order of the eight transforms.
 DIHEDRAL = ("original", "rot90", "rot180", "rot270", "flip_x", "flip_y", "flip_diag_plus", "flip_diag_minus")

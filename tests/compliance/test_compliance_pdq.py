@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from services.compliance.categories import load_policy
 from services.compliance.hash_lists import HashListError, load_hash_lists, parse_hash_lines
 from services.compliance.image_review import PdqHashListDetector, pdq_rules
-from services.compliance.pdq_index import PdqIndex, bits_to_bytes, bytes_to_hex
+from services.shared.pdq_index import PdqIndex, bits_to_bytes, bytes_to_hex
 
 RULES = pdq_rules(load_policy())
 KNOWN = list(RULES)

@@ -15,8 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from imgen.common.v1 import image_pb2
 from imgen.compliance.v1 import compliance_pb2, compliance_pb2_grpc
 from services.compliance.main import SERVICE_NAMES, ComplianceRuntime, Settings, build_runtime
-from services.compliance.pdq_index import bits_to_bytes, bytes_to_hex
 from services.shared.channels import open_channel
+from services.shared.pdq_index import bits_to_bytes, bytes_to_hex
 
 SERVICE = SERVICE_NAMES[0]
 

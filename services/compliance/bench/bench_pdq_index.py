@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from services.compliance.pdq_index import PdqIndex
+from services.shared.pdq_index import PdqIndex
 
 
 def main() -> None:
