@@ -45,16 +45,14 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _mesh_config(args: argparse.Namespace, ephemeral: bool) -> Any:
-    from imgen.mesh import GATEWAY_DEFAULT_PORT, MeshConfig
+    from imgen.mesh import MeshConfig
 
     data_dir = _data_dir(args)
     if ephemeral:
         config = MeshConfig.ephemeral(data_dir)
     else:
-        config = MeshConfig(
-            data_dir=data_dir,
-            gateway_port=args.port or GATEWAY_DEFAULT_PORT,
-            log_dir=None if args.logs else data_dir / "logs",
+        config = MeshConfig.from_settings(
+            data_dir, gateway_port=args.port, log_dir=None if args.logs else data_dir / "logs"
         )
         if not args.no_metrics:
             config.metrics_ports = {
@@ -82,10 +80,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         mesh.start()
         mesh.wait_ready(args.timeout)
         key = mesh.ensure_api_key()
-    except (MeshError, KeyboardInterrupt) as exc:
+    except MeshError as exc:
         print(f"error: {exc}", file=sys.stderr)
         mesh.stop()
         return 1
+    except KeyboardInterrupt:
+        print("interrupted; stopping ...", file=sys.stderr)
+        mesh.stop()
+        return 130
     print(f"\nimgen is up\n  API:     {mesh.api_url}\n  API key: {key}")
     if config.log_dir:
         print(f"  logs:    {config.log_dir}")

@@ -68,6 +68,21 @@ class MeshConfig:
             log_dir=data_dir / "logs",
         )
 
+    @classmethod
+    def from_settings(cls, data_dir: Path, gateway_port: int = 0, log_dir: Path | None = None) -> MeshConfig:
+        """Ports from the same settings the services read (``IMGEN_<SVC>_PORT`` or the YAML file).
+
+        ``imgen up`` uses this so a port moved in the environment or config file moves in
+        both the service and the addresses its callers are given.
+        """
+        ports = {name: _configured_port(name) or default for name, default in DEFAULT_PORTS.items()}
+        return cls(
+            data_dir=data_dir,
+            ports=ports,
+            gateway_port=gateway_port or _configured_port("gateway") or GATEWAY_DEFAULT_PORT,
+            log_dir=log_dir,
+        )
+
     @property
     def base_url(self) -> str:
         """The gateway's root URL."""
@@ -90,6 +105,14 @@ class MeshConfig:
             env[f"IMGEN_{name.upper()}_METRICS_PORT"] = str(port)
         env.update(self.env)
         return env
+
+
+def _configured_port(section: str) -> int:
+    """The port configured for ``section`` through env or YAML, 0 when only the default applies."""
+    from services.shared.settings import ServiceSettings
+
+    settings_cls = type(f"{section.title()}PortSettings", (ServiceSettings,), {"section": section})
+    return int(settings_cls().port)
 
 
 class MeshError(RuntimeError):
