@@ -17,6 +17,8 @@ from typing import Any
 
 import c2pa
 
+from services.provenance.signing import PemKeySigner, SignerSource
+
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 GENERATION_LABEL = "com.imgen.generation"
 SOFTWARE_NAME = "imgen"
@@ -112,13 +114,21 @@ def build_manifest(
 class ManifestSigner:
     """Signs files with one certificate chain; safe to share across threads.
 
-    c2pa's native Signer is consumed by use, so one is made per signature from the
-    PEM bytes held here (microseconds next to the signing itself).
+    c2pa's native Signer is consumed by use, so one is made per signature by the
+    `SignerSource` held here (microseconds next to the signing itself). By default that
+    is the PEM key itself; ``source`` swaps in a callback signer (KMS/HSM).
     """
 
-    def __init__(self, chain_pem: bytes, key_pem: bytes, software_version: str) -> None:
-        self._chain_pem = chain_pem
-        self._key_pem = key_pem
+    def __init__(
+        self,
+        chain_pem: bytes,
+        key_pem: bytes,
+        software_version: str,
+        *,
+        tsa_url: str | None = None,
+        source: SignerSource | None = None,
+    ) -> None:
+        self.source: SignerSource = source or PemKeySigner(chain_pem, key_pem, tsa_url)
         self.software_version = software_version
         self._settings = {"builder": {"thumbnail": {"enabled": False}}}
 
@@ -133,8 +143,7 @@ class ManifestSigner:
         """Return ``data`` with an embedded, signed manifest (pixels untouched)."""
         manifest = build_manifest(work, facts, self.software_version, title_suffix)
         context = c2pa.Context(settings=c2pa.Settings.from_dict(self._settings))
-        info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, self._chain_pem, self._key_pem, None)
-        signer = c2pa.Signer.from_info(info)
+        signer = self.source.create()
         builder = c2pa.Builder(json.dumps(manifest), context=context)
         destination = io.BytesIO()
         builder.sign(signer, mime_type, io.BytesIO(data), destination)
@@ -168,6 +177,72 @@ def verify_manifest(data: bytes, mime_type: str, trust_anchor_pem: bytes | None)
         manifest_json=json.dumps(active, sort_keys=True) if active else "",
         status_codes=_status_codes(store),
     )
+
+
+@dataclass(frozen=True)
+class ManifestSummary:
+    """The few manifest fields a person checks first; mirrors the proto message."""
+
+    title: str = ""
+    authors: list[str] = field(default_factory=list)
+    organization: str = ""
+    generator: str = ""
+    digital_source_type: str = ""
+    signer: str = ""
+    signed_at: str = ""
+    gen_id: str = ""
+    model: str = ""
+    style: str = ""
+
+
+def summarize_manifest(manifest_json: str) -> ManifestSummary | None:
+    """Summary of an active manifest as `verify_manifest` returns it; None when there is none.
+
+    Written defensively: a manifest from another tool may lack any of these fields or
+    shape them differently, and a summary must never fail the verification.
+    """
+    if not manifest_json:
+        return None
+    manifest = json.loads(manifest_json)
+    assertions = {
+        str(a.get("label", "")): a.get("data")
+        for a in manifest.get("assertions") or []
+        if isinstance(a, dict)
+    }
+    work = _as_dict(assertions.get("stds.schema-org.CreativeWork"))
+    authors = [str(a.get("name", "")) for a in work.get("author") or [] if isinstance(a, dict)]
+    generator_info = (manifest.get("claim_generator_info") or [{}])[0]
+    generator = "/".join(
+        str(part) for part in (generator_info.get("name"), generator_info.get("version")) if part
+    )
+    created = next(
+        (
+            action
+            for label, data in assertions.items()
+            if label.startswith("c2pa.actions")
+            for action in _as_dict(data).get("actions") or []
+            if isinstance(action, dict) and action.get("action") == "c2pa.created"
+        ),
+        {},
+    )
+    signature = _as_dict(manifest.get("signature_info"))
+    generation = _as_dict(assertions.get(GENERATION_LABEL))
+    return ManifestSummary(
+        title=str(manifest.get("title") or work.get("name") or ""),
+        authors=[a for a in authors if a],
+        organization=str(_as_dict(work.get("publisher")).get("name", "")),
+        generator=generator,
+        digital_source_type=str(created.get("digitalSourceType", "")),
+        signer=str(signature.get("issuer") or signature.get("common_name") or ""),
+        signed_at=str(signature.get("time") or ""),
+        gen_id=str(generation.get("gen_id", "")),
+        model=str(generation.get("model", "")),
+        style=str(generation.get("style", "")),
+    )
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _status_codes(store: dict[str, Any]) -> list[str]:

@@ -148,3 +148,19 @@ def vote_separation(shares: np.ndarray, bits: np.ndarray) -> float:
     if ones.size == 0 or zeros.size == 0:
         return 0.5
     return float(0.5 + (ones.mean() - zeros.mean()) / 2)
+
+
+def realign_crop(cropped: np.ndarray, offset_x: int, offset_y: int, width: int, height: int) -> np.ndarray:
+    """Put a crop back on the original's block grid so its mark decodes.
+
+    The payload's bit of a block follows from the block's position in the original
+    image, so a crop taken at a known ``(offset_x, offset_y)`` out of a ``width`` x
+    ``height`` image is pasted back at that offset on a canvas of the original size; the
+    cut-off margins are filled with the crop's edge pixels, whose blocks vote at random
+    and are outvoted by the intact ones.
+    """
+    crop_height, crop_width = cropped.shape[:2]
+    if offset_x < 0 or offset_y < 0 or offset_x + crop_width > width or offset_y + crop_height > height:
+        raise ValueError("the crop does not fit inside the original at that offset")
+    pad = ((offset_y, height - offset_y - crop_height), (offset_x, width - offset_x - crop_width), (0, 0))
+    return np.pad(cropped, pad, mode="edge")

@@ -76,6 +76,22 @@ class Settings(ServiceSettings):
         40_000_000, description="Largest image Finalize or Verify accepts, pixels (width x height)."
     )
     verify_max_bytes: int = Field(32 * 1024 * 1024, description="Largest file Verify accepts, bytes.")
+    verify_match_distance: int = Field(
+        31, description="Largest PDQ distance (bits of 256) Verify reports as a match in the index."
+    )
+    fingerprint_database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the fingerprint index (what Finalize delivered, for Verify); empty "
+        "uses SQLite at <data_dir>/provenance/fingerprints.sqlite3. Use PostgreSQL with several replicas.",
+    )
+    c2pa_signing: str = Field(
+        "key",
+        description="'key': c2pa signs with c2pa_key_path; 'callback': each signature goes through the "
+        "callback-signer interface (the seam a KMS/HSM client plugs into), backed here by the local key.",
+    )
+    c2pa_tsa_url: str = Field(
+        "", description="RFC 3161 timestamp authority URL used when signing C2PA manifests; empty for none."
+    )
     thumbnail_size: int = Field(256, description="Longest side of the thumbnail, pixels.")
     png_compress_level: int = Field(1, description="zlib level for PNG (0-9); low is much faster.")
     webp_method: int = Field(4, description="WebP lossy effort (0 fast - 6 small).")

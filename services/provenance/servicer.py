@@ -18,8 +18,9 @@ from services.provenance.brand import BrandPlacement
 from services.provenance.c2pa_manifest import CreativeWork
 from services.provenance.encode import EncodeRequest
 from services.provenance.finalize import BrandRequest, DeliveredFile, FinalizeRequest, FinalizeResult
+from services.provenance.registry import IndexedGeneration
 from services.provenance.state import ProvenanceState
-from services.provenance.verify import verify_image
+from services.provenance.verify import VerifyResult, verify_image
 from services.shared.errors import InvalidArgument, Unavailable
 from services.shared.logging import get_logger
 
@@ -53,6 +54,14 @@ class ProvenanceServicer(provenance_pb2_grpc.ProvenanceServiceServicer):
         domain_request = to_finalize_request(request)
         async with self._slots:
             result = await asyncio.to_thread(state.finalizer.finalize, rgb, domain_request)
+            await asyncio.to_thread(
+                state.registry.record,
+                request.gen_id,
+                request.job_id,
+                result.watermark_payload,
+                result.fingerprint,
+                result.fingerprint_quality,
+            )
         log.info(
             "finalized",
             job_id=request.job_id,
@@ -76,17 +85,55 @@ class ProvenanceServicer(provenance_pb2_grpc.ProvenanceServiceServicer):
                 state.trust_anchor_pem,
                 state.watermark_threshold,
                 state.verify_limits,
+                state.registry,
             )
-        return provenance_pb2.VerifyResponse(
-            c2pa_state=result.c2pa.state,
-            c2pa_manifest_json=result.c2pa.manifest_json,
-            watermark_found=result.watermark_found,
-            watermark_payload=result.watermark_payload,
-            watermark_confidence=result.watermark_confidence,
-            fingerprint=result.fingerprint,
-            fingerprint_quality=result.fingerprint_quality,
-            c2pa_status_codes=result.c2pa.status_codes,
+        return to_verify_response(result)
+
+
+def to_verify_response(result: VerifyResult) -> provenance_pb2.VerifyResponse:
+    response = provenance_pb2.VerifyResponse(
+        c2pa_state=result.c2pa.state,
+        c2pa_manifest_json=result.c2pa.manifest_json,
+        watermark_found=result.watermark_found,
+        watermark_payload=result.watermark_payload,
+        watermark_confidence=result.watermark_confidence,
+        fingerprint=result.fingerprint,
+        fingerprint_quality=result.fingerprint_quality,
+        c2pa_status_codes=result.c2pa.status_codes,
+    )
+    if result.summary is not None:
+        summary = result.summary
+        response.c2pa_summary.CopyFrom(
+            provenance_pb2.ManifestSummary(
+                title=summary.title,
+                authors=summary.authors,
+                organization=summary.organization,
+                generator=summary.generator,
+                digital_source_type=summary.digital_source_type,
+                signer=summary.signer,
+                signed_at=summary.signed_at,
+                gen_id=summary.gen_id,
+                model=summary.model,
+                style=summary.style,
+            )
         )
+    if result.watermark_match is not None:
+        response.watermark_generation.CopyFrom(_indexed(result.watermark_match.generation))
+        response.watermark_bit_errors = result.watermark_match.bit_errors
+    if result.nearest_match is not None:
+        response.nearest_match.CopyFrom(_indexed(result.nearest_match.generation))
+        response.nearest_match_distance = result.nearest_match.distance
+    return response
+
+
+def _indexed(generation: IndexedGeneration) -> provenance_pb2.IndexedGeneration:
+    return provenance_pb2.IndexedGeneration(
+        gen_id=generation.gen_id,
+        job_id=generation.job_id,
+        watermark_payload=generation.watermark_payload,
+        fingerprint=generation.fingerprint,
+        created_at_unix=int(generation.created_at.timestamp()),
+    )
 
 
 def raw_to_array(raw: image_pb2.RawImage, max_pixels: int) -> np.ndarray:

@@ -18,6 +18,8 @@ from services.provenance.dwt_dct_svd import VectorisedDwtDctSvdCodec
 from services.provenance.encode import EncoderTuning
 from services.provenance.finalize import Finalizer
 from services.provenance.invisible import DwtDctSvdCodec, WatermarkCodec, load_or_create_key
+from services.provenance.registry import FingerprintRegistry, sqlite_url
+from services.provenance.signing import CallbackSigner, PemKeySigner, SignerSource, local_es256_callback
 from services.provenance.verify import VerifyLimits
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ class ProvenanceState:
     watermark_threshold: float
     verify_limits: VerifyLimits
     max_image_pixels: int
+    registry: FingerprintRegistry
 
 
 def software_version() -> str:
@@ -78,6 +81,23 @@ def load_signing_material(settings: Settings) -> tuple[bytes, bytes, bytes]:
     return dev.chain.read_bytes(), dev.key.read_bytes(), anchor_path.read_bytes()
 
 
+def fingerprint_database_url(settings: Settings) -> str:
+    """The configured index database, or SQLite under the data directory."""
+    return settings.fingerprint_database_url or sqlite_url(provenance_dir(settings) / "fingerprints.sqlite3")
+
+
+def build_signer(settings: Settings, chain_pem: bytes, key_pem: bytes) -> ManifestSigner:
+    """The manifest signer the `c2pa_signing` setting asks for, with the optional TSA."""
+    tsa_url = settings.c2pa_tsa_url.strip() or None
+    if settings.c2pa_signing == "key":
+        source: SignerSource = PemKeySigner(chain_pem, key_pem, tsa_url)
+    elif settings.c2pa_signing == "callback":
+        source = CallbackSigner(chain_pem, local_es256_callback(key_pem), tsa_url)
+    else:
+        raise ValueError(f"c2pa_signing must be 'key' or 'callback', not {settings.c2pa_signing!r}")
+    return ManifestSigner(chain_pem, key_pem, software_version(), source=source)
+
+
 def build_codec(name: str) -> WatermarkCodec:
     """The configured dwtDctSvd implementation; both read each other's marks."""
     if name == "vectorised":
@@ -102,7 +122,7 @@ def build_state(settings: Settings) -> ProvenanceState:
     finalizer = Finalizer(
         codec=codec,
         watermark_key=load_watermark_key(settings),
-        signer=ManifestSigner(chain_pem, key_pem, software_version()),
+        signer=build_signer(settings, chain_pem, key_pem),
         default_credentials=CreativeWork(
             author=settings.default_author,
             title=settings.default_title,
@@ -125,6 +145,11 @@ def build_state(settings: Settings) -> ProvenanceState:
         codec=codec,
         trust_anchor_pem=anchor_pem,
         watermark_threshold=settings.watermark_threshold,
-        verify_limits=VerifyLimits(max_bytes=settings.verify_max_bytes, max_pixels=settings.max_image_pixels),
+        verify_limits=VerifyLimits(
+            max_bytes=settings.verify_max_bytes,
+            max_pixels=settings.max_image_pixels,
+            match_distance=settings.verify_match_distance,
+        ),
         max_image_pixels=settings.max_image_pixels,
+        registry=FingerprintRegistry(fingerprint_database_url(settings)),
     )

@@ -104,7 +104,7 @@ class VerifyRequest(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., mime_type: _Optional[str] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
-    __slots__ = ("c2pa_state", "c2pa_manifest_json", "watermark_found", "watermark_payload", "watermark_confidence", "fingerprint", "fingerprint_quality", "c2pa_status_codes")
+    __slots__ = ("c2pa_state", "c2pa_manifest_json", "watermark_found", "watermark_payload", "watermark_confidence", "fingerprint", "fingerprint_quality", "c2pa_status_codes", "c2pa_summary", "watermark_generation", "watermark_bit_errors", "nearest_match", "nearest_match_distance")
     C2PA_STATE_FIELD_NUMBER: _ClassVar[int]
     C2PA_MANIFEST_JSON_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FOUND_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,11 @@ class VerifyResponse(_message.Message):
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_QUALITY_FIELD_NUMBER: _ClassVar[int]
     C2PA_STATUS_CODES_FIELD_NUMBER: _ClassVar[int]
+    C2PA_SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    WATERMARK_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    WATERMARK_BIT_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    NEAREST_MATCH_FIELD_NUMBER: _ClassVar[int]
+    NEAREST_MATCH_DISTANCE_FIELD_NUMBER: _ClassVar[int]
     c2pa_state: str
     c2pa_manifest_json: str
     watermark_found: bool
@@ -121,4 +126,47 @@ class VerifyResponse(_message.Message):
     fingerprint: str
     fingerprint_quality: int
     c2pa_status_codes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, c2pa_state: _Optional[str] = ..., c2pa_manifest_json: _Optional[str] = ..., watermark_found: _Optional[bool] = ..., watermark_payload: _Optional[str] = ..., watermark_confidence: _Optional[float] = ..., fingerprint: _Optional[str] = ..., fingerprint_quality: _Optional[int] = ..., c2pa_status_codes: _Optional[_Iterable[str]] = ...) -> None: ...
+    c2pa_summary: ManifestSummary
+    watermark_generation: IndexedGeneration
+    watermark_bit_errors: int
+    nearest_match: IndexedGeneration
+    nearest_match_distance: int
+    def __init__(self, c2pa_state: _Optional[str] = ..., c2pa_manifest_json: _Optional[str] = ..., watermark_found: _Optional[bool] = ..., watermark_payload: _Optional[str] = ..., watermark_confidence: _Optional[float] = ..., fingerprint: _Optional[str] = ..., fingerprint_quality: _Optional[int] = ..., c2pa_status_codes: _Optional[_Iterable[str]] = ..., c2pa_summary: _Optional[_Union[ManifestSummary, _Mapping]] = ..., watermark_generation: _Optional[_Union[IndexedGeneration, _Mapping]] = ..., watermark_bit_errors: _Optional[int] = ..., nearest_match: _Optional[_Union[IndexedGeneration, _Mapping]] = ..., nearest_match_distance: _Optional[int] = ...) -> None: ...
+
+class ManifestSummary(_message.Message):
+    __slots__ = ("title", "authors", "organization", "generator", "digital_source_type", "signer", "signed_at", "gen_id", "model", "style")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    AUTHORS_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_FIELD_NUMBER: _ClassVar[int]
+    GENERATOR_FIELD_NUMBER: _ClassVar[int]
+    DIGITAL_SOURCE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIGNER_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    GEN_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    authors: _containers.RepeatedScalarFieldContainer[str]
+    organization: str
+    generator: str
+    digital_source_type: str
+    signer: str
+    signed_at: str
+    gen_id: str
+    model: str
+    style: str
+    def __init__(self, title: _Optional[str] = ..., authors: _Optional[_Iterable[str]] = ..., organization: _Optional[str] = ..., generator: _Optional[str] = ..., digital_source_type: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[str] = ..., gen_id: _Optional[str] = ..., model: _Optional[str] = ..., style: _Optional[str] = ...) -> None: ...
+
+class IndexedGeneration(_message.Message):
+    __slots__ = ("gen_id", "job_id", "watermark_payload", "fingerprint", "created_at_unix")
+    GEN_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    WATERMARK_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_UNIX_FIELD_NUMBER: _ClassVar[int]
+    gen_id: str
+    job_id: str
+    watermark_payload: str
+    fingerprint: str
+    created_at_unix: int
+    def __init__(self, gen_id: _Optional[str] = ..., job_id: _Optional[str] = ..., watermark_payload: _Optional[str] = ..., fingerprint: _Optional[str] = ..., created_at_unix: _Optional[int] = ...) -> None: ...
