@@ -48,9 +48,18 @@ def _terms_from_text(value: Any) -> Any:
 
 Term = Annotated[str, AfterValidator(_check_term)]
 TermList = Annotated[list[Term], BeforeValidator(_terms_from_text)]
-Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 #: Character names are what follows ``@``: lowercase word characters only.
-CharacterName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+CHARACTER_NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
+SCHEDULER_PATTERN = r"^([A-Z][A-Za-z0-9]*Scheduler)?$"
+#: What a pattern means, for error messages an operator can act on without reading regexes.
+PATTERN_HINTS: dict[str, str] = {
+    KEY_PATTERN: "must be 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+    CHARACTER_NAME_PATTERN: "must be 1-64 lowercase letters, digits or '_' (the name written after @)",
+    SCHEDULER_PATTERN: "must be a diffusers scheduler class name (e.g. EulerDiscreteScheduler) or empty",
+}
+Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
+CharacterName = Annotated[str, StringConstraints(pattern=CHARACTER_NAME_PATTERN)]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True)]
 
 
@@ -80,7 +89,7 @@ class Vocabulary(_Strict):
 class Preset(_Strict):
     """What a style implies for the diffusion run."""
 
-    scheduler: Annotated[str, StringConstraints(pattern=r"^([A-Z][A-Za-z0-9]*Scheduler)?$")] = Field(
+    scheduler: Annotated[str, StringConstraints(pattern=SCHEDULER_PATTERN)] = Field(
         "", description="diffusers scheduler class name; empty keeps the model's own."
     )
     steps: int = Field(..., ge=1, le=150, description="Denoising steps.")
@@ -233,11 +242,14 @@ def _issues_from_validation(exc: ValidationError, document: PositionedDocument) 
     for error in exc.errors(include_url=False):
         # pydantic marks a bad dict key with a trailing "[key]"; the key's own line is what we want.
         path = tuple(part for part in error["loc"] if part != "[key]")
-        message = error["msg"]
+        message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         elif error["type"] == "missing":
             message = "required key is missing"
+        elif error["type"] == "string_pattern_mismatch":
+            pattern = str(error.get("ctx", {}).get("pattern", ""))
+            message = f"{error['input']!r} {PATTERN_HINTS.get(pattern, message)}"
         issues.append(CatalogIssue(path, document.line_of(path), message))
     return issues
 
@@ -260,6 +272,14 @@ def _reference_issues(catalog: Catalog, document: PositionedDocument) -> list[Ca
         for index, model_key in enumerate(character.models):
             if model_key not in catalog.models:
                 add(("characters", name, "models", index), f"unknown model {model_key!r}")
+    trigger_owners: dict[str, str] = {}
+    for name, character in catalog.characters.items():
+        owner = trigger_owners.setdefault(character.trigger.casefold(), name)
+        if owner != name:
+            add(
+                ("characters", name, "trigger"),
+                f"{character.trigger!r} is already the trigger of character {owner!r}",
+            )
     for key, model in catalog.models.items():
         for style_key, style in model.styles.items():
             vocabulary = catalog.vocabulary_of(style)

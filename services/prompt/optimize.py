@@ -2,9 +2,10 @@
 
 The ``@character`` and the user's ``-terms`` are the user's intent and the API promises
 to keep them, so they never reach an enhancer: the prompt is parsed first, only the
-positive terms are handed over, and the enhancer's text is sanitised (control characters
-out, any ``@name`` or ``-term`` it invents dropped, length capped) before the protected
-parts are re-attached and the result rendered back to raw syntax.
+positive terms are handed over, and the enhancer's text is sanitised (see
+:mod:`services.prompt.sanitize`: control characters out, any ``@name`` or ``-term`` it
+invents dropped, echoes of the system prompt dropped, length capped) before the
+protected parts are re-attached and the result rendered back to raw syntax.
 
 The embedded default is :class:`ExpansionEnhancer`, a deterministic expansion from the
 style's vocabulary in the spirit of Fooocus's prompt expansion; LLM backends live in
@@ -21,8 +22,9 @@ from typing import Protocol
 
 from services.prompt.builder import require_character_allowed
 from services.prompt.catalog import Catalog, Vocabulary
-from services.prompt.parser import ParsedPrompt, parse_prompt, render, sanitize_positive
-from services.prompt.terms import dedupe_terms
+from services.prompt.llm_instructions import instructions
+from services.prompt.parser import ParsedPrompt, parse_prompt, render
+from services.prompt.sanitize import OutputGuard, sanitize_enhanced
 
 #: Longest positive text an enhancer may contribute; beyond it whole terms are cut.
 DEFAULT_MAX_ENHANCED_CHARS = 600
@@ -112,19 +114,6 @@ def enhance_context(catalog: Catalog, model_key: str, style_key: str) -> Enhance
     )
 
 
-def cap_terms(terms: Sequence[str], max_chars: int) -> list[str]:
-    """Keep whole terms while the joined text fits in ``max_chars``."""
-    kept: list[str] = []
-    length = 0
-    for term in terms:
-        added = len(term) + (2 if kept else 0)
-        if length + added > max_chars:
-            break
-        kept.append(term)
-        length += added
-    return kept
-
-
 async def optimize_prompt(
     raw: str,
     catalog: Catalog,
@@ -142,7 +131,11 @@ async def optimize_prompt(
     context = enhance_context(catalog, model_key, style_key)
     require_character_allowed(catalog, parsed, context.model_key)
     text = await enhancer.enhance(parsed.positive_terms, context)
-    enhanced = cap_terms(dedupe_terms(sanitize_positive(text)), max_chars)
+    triggers = [character.trigger for character in catalog.characters.values()]
+    guard = OutputGuard.build(
+        max_chars, parsed.positive_terms, parsed.negative_terms, triggers, instructions(context)
+    )
+    enhanced = sanitize_enhanced(text, guard)
     positive = tuple(enhanced) if enhanced else parsed.positive_terms
     return ParsedPrompt(parsed.character, positive, parsed.negative_terms)
 

@@ -24,8 +24,14 @@ def strip_controls(text: str) -> str:
 
 
 def clean_term(text: str) -> str:
-    """Collapse runs of whitespace and trim; unicode is kept as written."""
-    return _WHITESPACE.sub(" ", text).strip()
+    """Collapse runs of whitespace, trim, and compose to Unicode NFC.
+
+    NFC makes canonically equal spellings one term (``café`` typed with a combining
+    accent and with a precomposed ``é`` dedupe as one); compatibility forms (full-width
+    letters, ligatures) are kept as written, since they can be deliberate.
+    """
+    text = _WHITESPACE.sub(" ", text).strip()
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def split_terms(text: str) -> list[str]:
@@ -54,6 +60,8 @@ def term_problem(term: str) -> str | None:
     """Why ``term`` cannot be used as a single catalog term, or None when it can."""
     if not term:
         return "must not be empty"
+    if term != unicodedata.normalize("NFC", term):
+        return "must be in Unicode NFC form (precomposed accents)"
     if term != clean_term(strip_controls(term)):
         return "must not have leading/trailing or repeated whitespace or control characters"
     if "," in term:

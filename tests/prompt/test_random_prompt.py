@@ -61,3 +61,22 @@ def test_unknown_or_disallowed_character_is_invalid(small_catalog: Catalog) -> N
 
 def test_without_seed_it_still_parses(default_catalog: Catalog) -> None:
     parse_prompt(random_prompt(default_catalog), default_catalog.characters)
+
+
+@pytest.mark.parametrize("style_key", ["professional", "boudoir", "cinematic", "anime", "glamour", "film"])
+def test_every_style_has_its_own_varied_prompts(default_catalog: Catalog, style_key: str) -> None:
+    """Each slot of the grammar (subject, setting, lighting, composition) varies within the style."""
+    vocabulary = default_catalog.vocabulary_of(default_catalog.models["eros"].styles[style_key])
+    prompts = [random_prompt(default_catalog, "", "eros", style_key, seed) for seed in range(120)]
+    assert len(set(prompts)) >= 90
+    slots: dict[str, set[str]] = {"subject": set(), "setting": set(), "lighting": set(), "composition": set()}
+    for raw in prompts:
+        terms = parse_prompt(raw, default_catalog.characters).positive_terms
+        assert terms[0] in vocabulary.subject
+        for name, used in slots.items():
+            used.update(term for term in terms if term in getattr(vocabulary, name))
+    for name, used in slots.items():
+        assert len(used) >= min(3, len(getattr(vocabulary, name))), name
+    # a style's own setting phrases show up, so styles read differently
+    own = default_catalog.models["eros"].styles[style_key].vocabulary.setting
+    assert not own or slots["setting"] & set(own)

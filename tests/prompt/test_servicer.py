@@ -8,27 +8,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from imgen.prompt.v1 import prompt_pb2, prompt_pb2_grpc
-from services.prompt.main import SERVICE_NAMES, Settings, build_runtime
-from services.shared.server import ServiceRuntime
+from services.prompt.catalog import default_catalog_path, load_catalog_file
+from services.prompt.main import Settings
 from tests.prompt.conftest import SMALL_CATALOG
-
-
-async def _start(settings: Settings) -> tuple[ServiceRuntime, asyncio.Task[None]]:
-    runtime = build_runtime(settings)
-    task = asyncio.create_task(runtime.run(SERVICE_NAMES))
-    for _ in range(500):
-        if runtime.bound_port:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{runtime.bound_port}") as channel:
-                reply = await health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service="")
-                )
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return runtime, task
-        await asyncio.sleep(0.01)
-    raise AssertionError("prompt service did not become SERVING")
+from tests.prompt.service_runner import running
 
 
 @pytest.fixture
@@ -44,21 +29,15 @@ async def stub(tmp_path: Path) -> AsyncIterator[tuple[prompt_pb2_grpc.PromptServ
         log_format="json",
         log_level="WARNING",
     )
-    runtime, task = await _start(settings)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{runtime.bound_port}") as channel:
-        yield prompt_pb2_grpc.PromptServiceStub(channel), catalog
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with running(settings) as (client, _):
+        yield client, catalog
 
 
 @pytest.fixture
 async def default_stub() -> AsyncIterator[prompt_pb2_grpc.PromptServiceStub]:
     settings = Settings(port=0, shutdown_grace_s=0.1, log_format="json", log_level="WARNING")
-    runtime, task = await _start(settings)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{runtime.bound_port}") as channel:
-        yield prompt_pb2_grpc.PromptServiceStub(channel)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with running(settings) as (client, _):
+        yield client
 
 
 async def test_list_models_in_catalog_order(stub: tuple[prompt_pb2_grpc.PromptServiceStub, Path]) -> None:
@@ -87,7 +66,9 @@ async def test_build_prompt_spec_example(default_stub: prompt_pb2_grpc.PromptSer
     assert reply.negative.endswith("red dress, ugly hands")  # "blurry" is already a base negative
     assert reply.preset.model_source == "builtin:tiny-sdxl" and reply.preset.steps == 6
     assert reply.preset.scheduler == "EulerDiscreteScheduler"
-    assert not reply.HasField("lora") and not reply.optimized
+    assert not reply.optimized
+    aya_lora = load_catalog_file(default_catalog_path()).characters["aya"].lora
+    assert reply.HasField("lora") == bool(aya_lora and aya_lora.source)
     assert [r.source for r in reply.review_texts] == ["user", "negative", "character", "style"]
 
 
