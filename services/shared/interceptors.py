@@ -1,14 +1,19 @@
-"""gRPC interceptors: domain errors to status codes, metrics, logs, default deadlines."""
+"""gRPC interceptors: domain errors to status codes, metrics, logs, traces, default deadlines."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import grpc
+import structlog
 from grpc.aio import ClientCallDetails
+from opentelemetry.trace import Span, SpanKind
 
+from services.shared import tracing
+from services.shared.call_context import REQUEST_ID, incoming
 from services.shared.errors import DomainError
 from services.shared.logging import get_logger
 from services.shared.metrics import GRPC_LATENCY, GRPC_REQUESTS
@@ -21,7 +26,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
     A :class:`DomainError` becomes its status code with its message; any other
     exception is logged with its stack and becomes INTERNAL with a generic message.
-    Every call is counted and timed.
+    Every call is counted and timed, logs under the caller's request id, and, while
+    tracing is on, is a SERVER span joined to the caller's trace.
     """
 
     def __init__(self, service: str) -> None:
@@ -54,20 +60,21 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
-            try:
-                return await behaviour(request, context)
-            except DomainError as exc:
-                code = exc.code
-                await context.abort(exc.code, exc.message)
-            except grpc.aio.AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except Exception:
-                code = grpc.StatusCode.INTERNAL
-                log.exception("unhandled error", method=method)
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-            finally:
-                self._record(method, code, started)
+            with self._call_context(method, context) as current:
+                try:
+                    return await behaviour(request, context)
+                except DomainError as exc:
+                    code = exc.code
+                    await context.abort(exc.code, exc.message)
+                except grpc.aio.AbortError:
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                except Exception:
+                    code = grpc.StatusCode.INTERNAL
+                    log.exception("unhandled error", method=method)
+                    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                finally:
+                    self._record(method, code, started, current)
 
         return wrapper
 
@@ -75,26 +82,48 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
-            try:
-                async for item in behaviour(request, context):
-                    yield item
-            except DomainError as exc:
-                code = exc.code
-                await context.abort(exc.code, exc.message)
-            except grpc.aio.AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except Exception:
-                code = grpc.StatusCode.INTERNAL
-                log.exception("unhandled error", method=method)
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-            finally:
-                self._record(method, code, started)
+            with self._call_context(method, context) as current:
+                try:
+                    async for item in behaviour(request, context):
+                        yield item
+                except DomainError as exc:
+                    code = exc.code
+                    await context.abort(exc.code, exc.message)
+                except grpc.aio.AbortError:
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                except Exception:
+                    code = grpc.StatusCode.INTERNAL
+                    log.exception("unhandled error", method=method)
+                    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                finally:
+                    self._record(method, code, started, current)
 
         return wrapper
 
-    def _record(self, method: str, code: Any, started: float) -> None:
+    @contextlib.contextmanager
+    def _call_context(self, method: str, context: grpc.aio.ServicerContext) -> Iterator[Span | None]:
+        """Bind the caller's request id for logs and open the call's span under its trace."""
+        carried = incoming(context.invocation_metadata())
+        request_id = carried.pop(REQUEST_ID, "")
+        bound = structlog.contextvars.bound_contextvars(request_id=request_id) if request_id else None
+        with (
+            bound or contextlib.nullcontext(),
+            tracing.span(
+                f"{self._service}/{method}",
+                kind=SpanKind.SERVER,
+                parent=carried,
+                attributes={"rpc.system": "grpc", "rpc.method": method, "imgen.service": self._service},
+            ) as current,
+        ):
+            yield current
+
+    def _record(self, method: str, code: Any, started: float, current: Span | None = None) -> None:
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+        if current is not None:
+            current.set_attribute("rpc.grpc.status_code", name)
+            if name != "OK":
+                tracing.set_error(current, name)
         GRPC_REQUESTS.labels(self._service, method, name).inc()
         GRPC_LATENCY.labels(self._service, method).observe(time.perf_counter() - started)
 

@@ -3,8 +3,9 @@
 It gives each service the same behaviour without repeating it: a grpc.aio server with
 the mesh's message limits, the error/metrics interceptor, grpc.health.v1 (NOT_SERVING
 until the service's startup hooks have finished, e.g. models loaded), server
-reflection, a Prometheus endpoint, structured logs, and a graceful stop on SIGTERM or
-SIGINT that lets in-flight calls finish.
+reflection, a Prometheus endpoint, structured logs, OpenTelemetry traces when
+``otlp_endpoint`` is set, TLS or mutual TLS when the ``tls_*`` fields are, and a
+graceful stop on SIGTERM or SIGINT that lets in-flight calls finish.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from services.shared.interceptors import ServerInterceptor
 from services.shared.logging import configure_logging, get_logger
 from services.shared.metrics import start_metrics_server
 from services.shared.settings import ServiceSettings
+from services.shared.tls import server_credentials
+from services.shared.tracing import configure_tracing, shutdown_tracing
 
 log = get_logger(__name__)
 
@@ -43,6 +46,7 @@ class ServiceRuntime:
         self.name = name
         self.settings = settings
         configure_logging(name, settings.log_level, settings.log_format)
+        self._owns_tracing = configure_tracing(name, settings.otlp_endpoint)
         self.server = grpc.aio.server(
             interceptors=[ServerInterceptor(name)],
             options=channel_options(settings.grpc_max_message_mb),
@@ -92,7 +96,11 @@ class ServiceRuntime:
             self.server,
         )
         address = f"{self.settings.host}:{self.settings.port}"
-        self.bound_port = self.server.add_insecure_port(address)
+        credentials = server_credentials(self.settings)
+        if credentials is None:
+            self.bound_port = self.server.add_insecure_port(address)
+        else:
+            self.bound_port = self.server.add_secure_port(address, credentials)
         if not self.bound_port:
             raise RuntimeError(f"{self.name}: cannot bind {address}")
         await self.set_serving(False)
@@ -101,6 +109,8 @@ class ServiceRuntime:
         log.info(
             "listening",
             address=f"{self.settings.host}:{self.bound_port}",
+            tls=credentials is not None,
+            mutual_tls=credentials is not None and self.settings.tls_require_client_cert,
             metrics_port=self.settings.metrics_port,
         )
 
@@ -129,6 +139,8 @@ class ServiceRuntime:
                     await hook()
                 except Exception:
                     log.exception("shutdown hook failed")
+            if self._owns_tracing:
+                shutdown_tracing()
             log.info("stopped")
 
     async def _guard(self, task: Hook) -> None:

@@ -56,6 +56,11 @@ class ServiceSettings(BaseSettings):
             "provenance_addr",
             "storage_addr",
             "grpc_max_message_mb",
+            "otlp_endpoint",
+            "tls_cert_path",
+            "tls_key_path",
+            "tls_ca_path",
+            "tls_require_client_cert",
         }
     )
 
@@ -75,6 +80,19 @@ class ServiceSettings(BaseSettings):
     compliance_addr: str = Field("127.0.0.1:50063", description="host:port of the compliance service.")
     provenance_addr: str = Field("127.0.0.1:50064", description="host:port of the provenance service.")
     storage_addr: str = Field("127.0.0.1:50065", description="host:port of the storage service.")
+    otlp_endpoint: str = Field(
+        "", description="OTLP/gRPC collector for traces (e.g. http://otel-collector:4317); empty: off."
+    )
+    tls_cert_path: str = Field(
+        "", description="PEM certificate this process presents (server, and client for mTLS); empty: no TLS."
+    )
+    tls_key_path: str = Field("", description="PEM private key of tls_cert_path.")
+    tls_ca_path: str = Field(
+        "", description="PEM CA bundle that peers' certificates must chain to; set to dial services over TLS."
+    )
+    tls_require_client_cert: bool = Field(
+        False, description="Servers refuse clients without a certificate signed by tls_ca_path (mutual TLS)."
+    )
 
     model_config = SettingsConfigDict(extra="ignore", env_prefix="IMGEN_COMMON_")
 
