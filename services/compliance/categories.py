@@ -107,11 +107,71 @@ class PdqRules(_Strict):
     )
 
 
+class SemanticRules(_Strict):
+    """How the sentence-embedding stage feeds one category: nearest exemplar vs a threshold."""
+
+    threshold: float = Field(
+        ge=0.0, le=1.0, description="Cosine similarity to the nearest exemplar at or above which it flags."
+    )
+    exemplars: list[str] = Field(
+        min_length=1, description="Sentences that describe the category; embedded once at load."
+    )
+
+
+#: NudeNet 3.4's labels (320n.onnx); a policy naming any other class is refused.
+NUDENET_CLASSES = (
+    "FEMALE_GENITALIA_COVERED",
+    "FACE_FEMALE",
+    "BUTTOCKS_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_BREAST_EXPOSED",
+    "ANUS_EXPOSED",
+    "FEET_EXPOSED",
+    "BELLY_COVERED",
+    "FEET_COVERED",
+    "ARMPITS_COVERED",
+    "ARMPITS_EXPOSED",
+    "FACE_MALE",
+    "BELLY_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_COVERED",
+    "FEMALE_BREAST_COVERED",
+    "BUTTOCKS_COVERED",
+)
+
+
+class NudeNetRules(_Strict):
+    """Which NudeNet exposure classes feed a category, and from which detection score."""
+
+    threshold: float = Field(
+        ge=0.2, le=1.0, description="Detection score from which a class counts (NudeNet reports >= 0.2)."
+    )
+    classes: list[str] = Field(min_length=1, description="NudeNet labels, e.g. FEMALE_BREAST_EXPOSED.")
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, classes: list[str]) -> list[str]:
+        unknown = sorted(set(classes) - set(NUDENET_CLASSES))
+        if unknown:
+            raise ValueError(f"unknown NudeNet classes {unknown}; known: {list(NUDENET_CLASSES)}")
+        return classes
+
+
+class OpenNsfwRules(_Strict):
+    """The OpenNSFW whole-image score as a second signal for a category."""
+
+    threshold: float = Field(ge=0.0, le=1.0, description="NSFW probability at or above which it flags.")
+
+
 class CategoryDetectors(_Strict):
     """The detectors that feed a category; a detector left out never flags it."""
 
     lexicon: LexiconRules | None = None
+    semantic: SemanticRules | None = None
     pdq: PdqRules | None = None
+    nudenet: NudeNetRules | None = None
+    opennsfw: OpenNsfwRules | None = None
 
 
 class Category(_Strict):

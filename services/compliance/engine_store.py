@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from services.compliance.categories import DEFAULT_POLICY_PATH
-from services.compliance.review import ComplianceEngine, Limits, build_engine
+from services.compliance.review import ComplianceEngine, Limits, ModelOptions, build_engine
 from services.shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -26,11 +26,16 @@ class EngineStore:
     """Holds the current engine (None until a load succeeds)."""
 
     def __init__(
-        self, policy_path: Path | None, hash_list_paths: Sequence[Path], limits: Limits | None = None
+        self,
+        policy_path: Path | None,
+        hash_list_paths: Sequence[Path],
+        limits: Limits | None = None,
+        options: ModelOptions | None = None,
     ) -> None:
         self.policy_path = policy_path
         self.hash_list_paths = tuple(hash_list_paths)
         self.limits = limits
+        self.options = options
         self.engine: ComplianceEngine | None = None
         self._loaded: Fingerprint | None = None
 
@@ -50,7 +55,7 @@ class EngineStore:
         marks = self.fingerprint()
         try:
             engine = await asyncio.to_thread(
-                build_engine, self.policy_path, self.hash_list_paths, self.limits
+                build_engine, self.policy_path, self.hash_list_paths, self.limits, self.options
             )
         except Exception as exc:
             # Messages name files and lines, never content; keep the old engine if there is one.
@@ -63,7 +68,8 @@ class EngineStore:
             "compliance loaded",
             categories=[c.id for c in engine.categories],
             detectors=[d.name for d in engine.images.detectors],
-            hashes=sum(getattr(d, "size", 0) for d in engine.images.detectors),
+            hashes=sum(getattr(d, "size", 0) for d in engine.images.detectors if d.name == "pdq"),
+            exemplars=engine.semantic.size if engine.semantic else 0,
         )
         return True
 

