@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from services.shared.errors import InvalidArgument
@@ -163,18 +164,28 @@ def load_brand_file(path: Path, limits: BrandLimits) -> Image.Image:
 
 
 def apply_brand(image: Image.Image, logo: Image.Image, placement: BrandPlacement) -> Image.Image:
-    """Composite ``logo`` onto an RGB ``image``; returns a new RGB image.
+    """Composite ``logo`` onto an RGB ``image``; returns a new RGB image (see `brand_pixels`)."""
+    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    return Image.fromarray(brand_pixels(rgb, logo, placement))
+
+
+def brand_pixels(rgb: np.ndarray, logo: Image.Image, placement: BrandPlacement) -> np.ndarray:
+    """Composite ``logo`` onto (H, W, 3) uint8 pixels; returns a new array, ``rgb`` is untouched.
 
     The logo's longer side becomes ``scale`` percent of the image's shorter side, then it
     is rotated (counter-clockwise for positive degrees, canvas expanded so no corner is
     cut), faded by ``opacity`` and anchored with the paddings measured from the edges
-    it touches. An opacity of 0 returns the image unchanged.
+    it touches. An opacity of 0 returns an unchanged copy. Only the logo's box is
+    blended; the rest is a plain array copy (Finalize works on arrays end to end).
     """
+    result = np.array(rgb, dtype=np.uint8, order="C", copy=True)
     if placement.opacity == 0:
-        return image.copy()
-    mark = _sized_logo(logo, image.size, placement)
-    left, top = _anchor_origin(image.size, mark.size, placement)
-    return _composite(image, mark, left, top)
+        return result
+    height, width = result.shape[:2]
+    mark = _sized_logo(logo, (width, height), placement)
+    left, top = _anchor_origin((width, height), mark.size, placement)
+    _composite(result, mark, left, top)
+    return result
 
 
 def _sized_logo(logo: Image.Image, image_size: tuple[int, int], placement: BrandPlacement) -> Image.Image:
@@ -213,19 +224,14 @@ def _anchor_origin(
     return min(max(x, 0), max(width - mark_w, 0)), min(max(y, 0), max(height - mark_h, 0))
 
 
-def _composite(image: Image.Image, mark: Image.Image, left: int, top: int) -> Image.Image:
-    """Alpha-blend only the covered region (cheap at 1344x768), clipping what falls outside."""
-    result = image.convert("RGB") if image.mode != "RGB" else image.copy()
-    box = (
-        max(left, 0),
-        max(top, 0),
-        min(left + mark.width, result.width),
-        min(top + mark.height, result.height),
-    )
-    if box[0] >= box[2] or box[1] >= box[3]:
-        return result
-    visible = mark.crop((box[0] - left, box[1] - top, box[2] - left, box[3] - top))
-    region = result.crop(box).convert("RGBA")
+def _composite(pixels: np.ndarray, mark: Image.Image, left: int, top: int) -> None:
+    """Alpha-blend ``mark`` into ``pixels`` in place, touching only the covered box, clipping the rest."""
+    height, width = pixels.shape[:2]
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + mark.width, width), min(top + mark.height, height)
+    if x0 >= x1 or y0 >= y1:
+        return
+    visible = mark.crop((x0 - left, y0 - top, x1 - left, y1 - top))
+    region = Image.fromarray(pixels[y0:y1, x0:x1]).convert("RGBA")
     region.alpha_composite(visible)
-    result.paste(region.convert("RGB"), box[:2])
-    return result
+    pixels[y0:y1, x0:x1] = np.asarray(region.convert("RGB"))

@@ -94,9 +94,9 @@ class Settings(ServiceSettings):
     )
     thumbnail_size: int = Field(256, description="Longest side of the thumbnail, pixels.")
     png_compress_level: int = Field(1, description="zlib level for PNG (0-9); low is much faster.")
-    webp_method: int = Field(4, description="WebP lossy effort (0 fast - 6 small).")
+    webp_method: int = Field(2, description="WebP lossy effort (0 fast - 6 small); see encode.py.")
     webp_lossless_method: int = Field(0, description="WebP lossless effort (0 fast - 6 small).")
-    avif_speed: int = Field(8, description="AVIF encoder speed (0 slow/small - 10 fast).")
+    avif_speed: int = Field(9, description="AVIF encoder speed (0 slow/small - 10 fast); see encode.py.")
     max_concurrent: int = Field(2, description="Finalize/Verify calls processed at once (CPU-bound work).")
 
 

@@ -11,6 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from services.provenance.allocator import retain_freed_memory
 from services.provenance.brand import BrandLimits, default_logo, load_brand_file
 from services.provenance.c2pa_manifest import CreativeWork, ManifestSigner
 from services.provenance.certs import init_dev_chain
@@ -109,6 +110,7 @@ def build_codec(name: str) -> WatermarkCodec:
 
 def build_state(settings: Settings) -> ProvenanceState:
     """Load keys and certificates (generating dev ones when none are configured)."""
+    retain_freed_memory()  # Finalize's temporaries reuse memory instead of page-faulting
     limits = BrandLimits(max_bytes=settings.brand_max_bytes, max_pixels=settings.brand_max_pixels)
     logo = None
     if settings.brand_default_enabled:
