@@ -32,6 +32,7 @@ from gateway.request_model import (
     OptimizeRequest,
     RandomRequest,
 )
+from gateway.webhooks.events import webhook_events, webhook_url
 
 JOB_ID = re.compile(r"run_[a-z0-9]{20}")
 _DATA_URI = re.compile(r"data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
@@ -187,6 +188,8 @@ def normalize_generate(body: Body, limits: Limits) -> GenerateRequest:
         brand=brand_options(body, limits),
         credentials=credential_overrides(body, limits),
         seed=seed(body),
+        webhook=webhook_url(body),
+        webhook_events=webhook_events(body) if "webhook" in body else (),
     )
 
 

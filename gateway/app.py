@@ -9,34 +9,60 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
 
+from gateway.admin.panel import AdminPanel
 from gateway.auth import KeyAuthenticator
 from gateway.errors import INVALID_JSON, MISSING_ACTION, UNAUTHORIZED, UNKNOWN_ACTION, ApiError
 from gateway.files import serve_file
 from gateway.handlers import ACTIONS, ActionContext
 from gateway.http_metrics import HTTP_LATENCY, HTTP_REQUESTS
+from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
+from gateway.idempotency import IdempotencyStore, run_once, run_purger
+from gateway.json_response import JsonResponse
 from gateway.keys import KeyStore
 from gateway.main import Settings
+from gateway.openapi import openapi_document, render_docs
+from gateway.ratelimit import (
+    LIMITER_UNAVAILABLE,
+    RATE_LIMITED,
+    Decision,
+    RateLimiter,
+    build_limiter,
+    by_address,
+    by_key,
+    tighter,
+)
 from gateway.request_id import RequestIdMiddleware
 from gateway.request_model import Limits
+from gateway.status_cache import StatusCache
 from gateway.upstream import Upstreams
+from gateway.verify_action import attach_provenance
+from gateway.webhooks.dispatcher import WebhookDispatcher
+from gateway.webhooks.registry import Webhooks
+from gateway.webhooks.setup import build_dispatcher, build_webhooks
 from services.shared.logging import get_logger
+from services.shared.tracing import TracingMiddleware
 
 log = get_logger(__name__)
+#: The standard-library logger behind ``log``: asking it whether DEBUG is on costs nothing.
+_stdlib_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,13 +74,18 @@ class GatewayState:
     auth: KeyAuthenticator
     limits: Limits
     upstreams: Upstreams | None = None
+    limiter: RateLimiter | None = None
+    idempotency: IdempotencyStore | None = None
+    webhooks: Webhooks | None = None
+    dispatcher: WebhookDispatcher | None = None
+    status_cache: StatusCache | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-def error_response(status: int, message: str) -> JSONResponse:
+def error_response(status: int, message: str) -> JsonResponse:
     """The one error shape: ``{"error": message}``."""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return JsonResponse({"error": message}, status_code=status, headers=headers)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -77,10 +108,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: One decoder for every request (``json.loads`` with options builds a new one per call).
+_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_body(raw: bytes) -> dict[str, Any]:
     """A strict JSON object: UTF-8, no NaN/Infinity, an object at the top."""
     try:
-        document = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+        document = _STRICT_JSON.decode(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(400, INVALID_JSON) from None
     if not isinstance(document, dict):
@@ -99,6 +134,43 @@ def pick_handler(body: dict[str, Any]) -> tuple[str, Any]:
     return action, handler
 
 
+#: The answer while the gateway's database is unreachable; clients retry as they would a poll.
+DATABASE_UNAVAILABLE = "Service temporarily unavailable: database unreachable, retry shortly"
+
+
+@functools.cache
+def _request_series(action: str, status: int) -> tuple[Any, Any]:
+    """The labelled counter and histogram of one (action, status); bounded: actions are known names."""
+    return HTTP_REQUESTS.labels(action, str(status)), HTTP_LATENCY.labels(action)
+
+
+def count_request(action: str, status: int, elapsed_s: float) -> None:
+    """Count one answered v2 request (looking the labelled series up once, not per request)."""
+    requests, latency = _request_series(action, status)
+    requests.inc()
+    latency.observe(elapsed_s)
+
+
+class RateLimitedError(ApiError):
+    """A request refused by the rate limiter; carries the quota for the response headers."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(
+            503 if decision.unavailable else 429,
+            LIMITER_UNAVAILABLE if decision.unavailable else RATE_LIMITED,
+        )
+        self.decision = decision
+
+
+async def rate_limited(state: GatewayState, descriptor: Any) -> Decision:
+    """The limiter's decision for one hit on ``descriptor``; refused hits raise :class:`RateLimitedError`."""
+    assert state.limiter is not None, "lifespan not started"
+    decision = await state.limiter.check(descriptor)
+    if not decision.allowed:
+        raise RateLimitedError(decision)
+    return decision
+
+
 def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
     """The gateway app for ``settings``; ``store`` defaults to the configured database."""
     owns_store = store is None
@@ -106,7 +178,12 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
     state = GatewayState(
         settings=settings,
         store=key_store,
-        auth=KeyAuthenticator(key_store, settings.key_cache_ttl_s, settings.usage_flush_interval_s),
+        auth=KeyAuthenticator(
+            key_store,
+            settings.key_cache_ttl_s,
+            settings.usage_flush_interval_s,
+            revision_check_s=settings.key_revision_check_s,
+        ),
         limits=Limits(
             max_prompt_chars=settings.max_prompt_chars,
             max_text_chars=settings.max_text_chars,
@@ -114,18 +191,34 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
         ),
     )
 
+    if settings.status_cache_s > 0:
+        state.status_cache = StatusCache(settings.status_cache_s, settings.status_cache_entries)
+    state.idempotency = IdempotencyStore(key_store.engine, settings.idempotency_ttl_s)
+    state.webhooks = build_webhooks(settings, key_store.engine)
+    admin = AdminPanel(state)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         state.upstreams = Upstreams.open(settings, settings.request_timeout_s)
+        attach_provenance(state.upstreams, settings, settings.request_timeout_s)
+        state.limiter = build_limiter(settings)
         state.tasks = [asyncio.create_task(state.auth.run_flusher())]
+        assert state.webhooks is not None
+        state.dispatcher = build_dispatcher(settings, state.webhooks, lambda: state.upstreams)
+        state.tasks.append(asyncio.create_task(state.dispatcher.run()))
+        assert state.idempotency is not None
+        state.tasks.append(asyncio.create_task(run_purger(state.idempotency)))
+        await admin.start()
         log.info("gateway ready", prompt=settings.prompt_addr, inference=settings.inference_addr)
         try:
             yield
         finally:
+            await admin.stop()
             for task in state.tasks:
                 task.cancel()
             await asyncio.gather(*state.tasks, return_exceptions=True)
             await state.upstreams.close()
+            await state.limiter.close()
             if owns_store:
                 key_store.close()
 
@@ -134,12 +227,15 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
         label = "other"
         status = 200
         key_id = ""
+        quota: Decision | None = None
         try:
+            quota = await rate_limited(state, by_address(request.client.host if request.client else ""))
             body = parse_body(await read_body(request, settings.max_body_bytes))
             key = await state.auth.authenticate(request.headers.get("authorization"))
             if key is None:
                 raise ApiError(401, UNAUTHORIZED)
             key_id = key.id
+            quota = tighter(quota, await rate_limited(state, by_key(key.id)))
             action, handler = pick_handler(body)
             label = action
             assert state.upstreams is not None, "lifespan not started"
@@ -152,11 +248,30 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
                 enable_invisimark=settings.enable_invisimark,
                 enable_c2pa=settings.enable_c2pa,
                 compute_pdq=settings.compute_pdq,
+                webhooks=state.webhooks,
+                status_cache=state.status_cache,
             )
-            response: Response = JSONResponse(await handler(context, body))
+            idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
+            if action == "generate" and idempotency_key is not None and state.idempotency is not None:
+                answer, replayed = await run_once(
+                    state.idempotency, key.id, idempotency_key, body, lambda: handler(context, body)
+                )
+                headers = {"Idempotent-Replayed": "true"} if replayed else None
+                response: Response = JsonResponse(answer, headers=headers)
+            else:
+                response = JsonResponse(await handler(context, body))
+        except RateLimitedError as exc:
+            status = exc.status
+            quota = exc.decision
+            response = error_response(exc.status, exc.message)
         except ApiError as exc:
             status = exc.status
             response = error_response(exc.status, exc.message)
+        except DBAPIError:
+            # The key/usage database is unreachable (restart, failover): a retryable 503, not a 500.
+            status = 503
+            log.warning("database unavailable", action=label)
+            response = error_response(503, DATABASE_UNAVAILABLE)
         except ClientDisconnect:
             status = 499  # nobody is left to read the answer; logged and counted only
             response = error_response(400, "Client disconnected")
@@ -164,10 +279,15 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
             status = 500
             log.exception("unhandled error in action", action=label)
             response = error_response(500, "Internal error")
+        if quota is not None:
+            response.headers.update(quota.headers())
         elapsed = time.perf_counter() - started
-        HTTP_REQUESTS.labels(label, str(status)).inc()
-        HTTP_LATENCY.labels(label).observe(elapsed)
-        log.info("request", action=label, status=status, key_id=key_id, ms=round(elapsed * 1000, 1))
+        count_request(label, status, elapsed)
+        # Successful status polls are most of the traffic: counted in metrics, logged at DEBUG only.
+        if status != 200 or label != "status":
+            log.info("request", action=label, status=status, key_id=key_id, ms=round(elapsed * 1000, 1))
+        elif _stdlib_log.isEnabledFor(logging.DEBUG):
+            log.debug("request", action=label, status=status, key_id=key_id, ms=round(elapsed * 1000, 1))
         return response
 
     async def files(request: Request) -> Response:
@@ -181,15 +301,15 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
             return error_response(500, "Internal error")
 
     async def healthz(_request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return JsonResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
         if state.upstreams is None:
-            return JSONResponse({"status": "starting"}, status_code=503)
+            return JsonResponse({"status": "starting"}, status_code=503)
         health = await state.upstreams.health()
         wanted = {name: health.get(name, False) for name in settings.readiness_services}
         ready = all(wanted.values())
-        return JSONResponse(
+        return JsonResponse(
             {"status": "ready" if ready else "not ready", "services": wanted},
             status_code=200 if ready else 503,
         )
@@ -197,11 +317,20 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    document = openapi_document()
+    docs_html = render_docs(document)
+
+    async def openapi_json(_request: Request) -> Response:
+        return JsonResponse(document)
+
+    async def docs_page(_request: Request) -> Response:
+        return HTMLResponse(docs_html)
+
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         return error_response(exc.status_code, str(exc.detail))
 
-    middleware = [Middleware(RequestIdMiddleware)]
+    middleware = [Middleware(RequestIdMiddleware), Middleware(TracingMiddleware)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -221,6 +350,9 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+            Route("/docs", docs_page, methods=["GET"]),
+            Mount("/admin", routes=admin.routes()),
         ],
         middleware=middleware,
         exception_handlers={HTTPException: http_error},

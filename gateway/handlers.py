@@ -26,16 +26,20 @@ from gateway.errors import (
     ApiError,
     from_rpc_error,
 )
-from gateway.job_view import job_view, needs_urls, state_name
+from gateway.job_view import ENDED, job_view, needs_urls, state_name
 from gateway.keys import ApiKeyRecord
 from gateway.request_model import DEFAULT_SIZE, VALID_SIZES, GenerateRequest, Limits
+from gateway.status_cache import StatusCache
 from gateway.upstream import Upstreams
+from gateway.verify_action import verify
+from gateway.webhooks.registry import Webhooks
 from imgen.compliance.v1 import compliance_pb2
 from imgen.inference.v1 import inference_pb2
 from imgen.prompt.v1 import prompt_pb2
 from imgen.provenance.v1 import provenance_pb2
 from imgen.storage.v1 import storage_pb2
 from services.shared.logging import get_logger
+from services.shared.tracing import current_traceparent
 
 log = get_logger(__name__)
 
@@ -54,6 +58,10 @@ class ActionContext:
     enable_invisimark: bool
     enable_c2pa: bool
     compute_pdq: bool
+    #: Completion webhooks; None when the app runs without them.
+    webhooks: Webhooks | None = None
+    #: Recent ``status`` answers of finished jobs; None: every poll asks the services.
+    status_cache: StatusCache | None = None
 
 
 Handler = Callable[[ActionContext, Body], Awaitable[dict[str, Any]]]
@@ -129,12 +137,17 @@ def job_spec(
         enable_c2pa=ctx.enable_c2pa,
         compute_pdq=ctx.compute_pdq,
         api_key_id=ctx.key.id,
+        traceparent=current_traceparent(),
     )
 
 
 async def generate(ctx: ActionContext, body: Body) -> dict[str, Any]:
     """``generate``: build the prompt, review it, queue the job."""
     request = normalize_generate(body, ctx.limits)
+    if request.webhook:
+        if ctx.webhooks is None:
+            raise ApiError(400, "Webhooks are not enabled")
+        await ctx.webhooks.vet(request.webhook)
     try:
         built = await ctx.upstreams.prompt.BuildPrompt(
             prompt_pb2.BuildPromptRequest(
@@ -163,6 +176,8 @@ async def generate(ctx: ActionContext, body: Body) -> dict[str, Any]:
     except grpc.RpcError as exc:
         raise from_rpc_error(_logged(exc, "ReviewPrompt/SubmitJob"), failure=GENERATION_FAILED) from None
     job = submitted.job
+    if request.webhook and ctx.webhooks is not None:
+        await ctx.webhooks.watch(job.id, ctx.key.id, request.webhook, request.webhook_events)
     return {
         "id": job.id,
         "prompt": built.raw_prompt or request.prompt,
@@ -173,8 +188,15 @@ async def generate(ctx: ActionContext, body: Body) -> dict[str, Any]:
 
 
 async def status(ctx: ActionContext, body: Body) -> dict[str, Any]:
-    """``status``: the job's state, with image URLs pre-signed afresh on every poll."""
+    """``status``: the job's state, with fresh pre-signed image URLs.
+
+    A finished job's answer is reused for a short window (see :mod:`gateway.status_cache`),
+    so polling it costs no upstream call while its URLs keep most of their lifetime.
+    """
     request = normalize_job(body)
+    cache = ctx.status_cache
+    if cache is not None and (cached := cache.get(request.id)) is not None:
+        return cached
     bad_id = ApiError(400, BAD_ID)
     try:
         job = (await ctx.upstreams.inference.GetJob(inference_pb2.GetJobRequest(id=request.id))).job
@@ -183,19 +205,40 @@ async def status(ctx: ActionContext, body: Body) -> dict[str, Any]:
             _logged(exc, "GetJob"), failure=GENERATION_FAILED, not_found=bad_id, invalid=bad_id
         ) from None
     if not needs_urls(job):
-        return job_view(job)
-    return job_view(job, await fresh_urls(ctx, job))
+        answer = job_view(job)
+        if cache is not None and job.state in ENDED:
+            cache.put(request.id, answer)
+        return answer
+    signed = await signed_urls(ctx.upstreams, job, ctx.presign_expires_s)
+    answer = job_view(job, signed.urls)
+    if cache is not None:
+        cache.put(request.id, answer, signed.expires_at)
+    return answer
 
 
-async def fresh_urls(ctx: ActionContext, job: inference_pb2.Job) -> list[str]:
-    """New pre-signed URLs for the job's images, in order (never cached: they expire)."""
+@dataclass(frozen=True)
+class SignedUrls:
+    """Pre-signed URLs for a job's images, in order, and when the first of them expires."""
+
+    urls: list[str]
+    #: Earliest expiry, Unix seconds; None when there are no URLs.
+    expires_at: float | None
+
+
+async def presigned_urls(upstreams: Upstreams, job: inference_pb2.Job, expires_s: int) -> list[str]:
+    """New pre-signed URLs for the job's images, in order (the webhook dispatcher uses it too)."""
+    return (await signed_urls(upstreams, job, expires_s)).urls
+
+
+async def signed_urls(upstreams: Upstreams, job: inference_pb2.Job, expires_s: int) -> SignedUrls:
+    """New pre-signed URLs for the job's images and their expiry; 502 when storage fails."""
     if not job.result.images:
-        return []
+        return SignedUrls([], None)
     try:
-        signed = await ctx.upstreams.storage.PresignUrls(
+        signed = await upstreams.storage.PresignUrls(
             storage_pb2.PresignUrlsRequest(
                 keys=[image.key for image in job.result.images],
-                expires_in_seconds=ctx.presign_expires_s,
+                expires_in_seconds=expires_s,
             )
         )
     except grpc.RpcError as exc:
@@ -204,12 +247,16 @@ async def fresh_urls(ctx: ActionContext, job: inference_pb2.Job) -> list[str]:
     if len(urls) != len(job.result.images):
         log.warning("storage returned the wrong number of URLs", job_id=job.id)
         raise ApiError(502, GENERATION_FAILED)
-    return urls
+    expiries = [item.expires_at for item in signed.urls if item.expires_at > 0]
+    # A URL without a stated expiry is treated as one that must not be reused.
+    return SignedUrls(urls, float(min(expiries)) if len(expiries) == len(urls) else 0.0)
 
 
 async def cancel(ctx: ActionContext, body: Body) -> dict[str, Any]:
     """``cancel`` (beyond the spec): end a queued or running job."""
     request = normalize_job(body)
+    if ctx.status_cache is not None:
+        ctx.status_cache.forget(request.id)
     try:
         reply = await ctx.upstreams.inference.CancelJob(inference_pb2.CancelJobRequest(id=request.id))
     except grpc.RpcError as exc:
@@ -258,4 +305,5 @@ ACTIONS: dict[str, Handler] = {
     "optimize": optimize,
     "random": random_prompt,
     "cancel": cancel,
+    "verify": verify,
 }

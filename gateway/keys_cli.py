@@ -1,7 +1,8 @@
-"""``imgen keys create|list|enable|disable|delete``: key administration from a shell.
+"""``imgen keys create|list|enable|disable|rotate|delete``: key administration from a shell.
 
-The plaintext of a new key is printed exactly once, on creation; listings show only the
-id and the short prefix.
+The plaintext of a new (or rotated) key is printed exactly once; listings show only the
+id and the short prefix. Changes bump the store's revision, so running gateways refuse a
+disabled, rotated or deleted key within a second.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gateway.admin.panel import parse_expiry
 from gateway.keys import ApiKeyRecord, KeyStore
 from gateway.main import Settings
 
@@ -23,8 +25,12 @@ def _store(args: argparse.Namespace) -> KeyStore:
 
 def _row(record: ApiKeyRecord) -> str:
     used = record.last_used_at.strftime("%Y-%m-%d %H:%M:%S") if record.last_used_at else "never"
-    state = "enabled" if record.enabled else "disabled"
-    return f"{record.id}  {record.prefix}…  {state:8}  {record.request_count:>8}  {used:19}  {record.name}"
+    expires = record.expires_at.strftime("%Y-%m-%d %H:%M") if record.expires_at else "-"
+    limit = str(record.rate_limit_per_minute or "default")
+    return (
+        f"{record.id}  {record.prefix}…  {record.status():8}  {record.request_count:>8}  {used:19}  "
+        f"{expires:16}  {limit:>7}  {record.name}"
+    )
 
 
 def run_keys_command(args: argparse.Namespace) -> int:
@@ -33,12 +39,19 @@ def run_keys_command(args: argparse.Namespace) -> int:
     try:
         command = args.keys_command
         if command == "create":
-            record, plaintext = store.create(args.name)
+            record, plaintext = store.create(
+                args.name,
+                expires_at=parse_expiry(args.expires or ""),
+                rate_limit_per_minute=args.rate_limit,
+            )
             print(f"created {record.id} ({record.name})")
             print(f"API key (shown once, store it now): {plaintext}")
             return 0
         if command == "list":
-            print("id                    prefix         state      requests  last used            name")
+            print(
+                "id                    prefix         state      requests  last used            "
+                "expires           limit/m  name"
+            )
             for record in store.list():
                 print(_row(record))
             return 0
@@ -48,6 +61,15 @@ def run_keys_command(args: argparse.Namespace) -> int:
                 print(f"error: no key with id or prefix {args.key_id!r}", file=sys.stderr)
                 return 1
             print(_row(changed))
+            return 0
+        if command == "rotate":
+            rotated = store.rotate(args.key_id)
+            if rotated is None:
+                print(f"error: no key with id or prefix {args.key_id!r}", file=sys.stderr)
+                return 1
+            record, plaintext = rotated
+            print(f"rotated {record.id} ({record.name}); the old secret no longer works")
+            print(f"API key (shown once, store it now): {plaintext}")
             return 0
         if command == "delete":
             if not store.delete(args.key_id):

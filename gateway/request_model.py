@@ -74,6 +74,9 @@ class GenerateRequest:
     credentials: CredentialOverrides = CredentialOverrides()
     #: None means "pick a random seed at submission".
     seed: int | None = None
+    #: Beyond the spec: URL told about the job's end ("" for none), and the events wanted.
+    webhook: str = ""
+    webhook_events: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ imgen demo "<prompt>"         start the mesh, generate one image, save it, stop
 imgen serve <service>         run one service (what a Kubernetes pod runs)
 imgen generate "<prompt>"     submit to a running gateway, show progress, save the image
 imgen certs init              create a development C2PA certificate chain
-imgen keys create|list|enable|disable|delete
+imgen keys create|list|enable|disable|rotate|delete
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run one service in the foreground with its settings from IMGEN_* and the YAML file."""
     module = _module_for(args.service)
     settings = module.Settings()
-    asyncio.run(module.serve(settings))
+    # A service may name its own event loop (the gateway runs on uvloop).
+    with asyncio.Runner(loop_factory=getattr(module, "loop_factory", None)) as runner:
+        runner.run(module.serve(settings))
     return 0
 
 
@@ -71,6 +73,7 @@ def _wait_for_interrupt() -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Start every service in its own process, print where to reach it, stop on Ctrl-C."""
+    from gateway.admin.password import ensure_admin_password
     from imgen.mesh import Mesh, MeshError
 
     config = _mesh_config(args, ephemeral=False)
@@ -80,6 +83,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         mesh.start()
         mesh.wait_ready(args.timeout)
         key = mesh.ensure_api_key()
+        admin_password = ensure_admin_password(config.data_dir)
     except MeshError as exc:
         print(f"error: {exc}", file=sys.stderr)
         mesh.stop()
@@ -89,6 +93,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         mesh.stop()
         return 130
     print(f"\nimgen is up\n  API:     {mesh.api_url}\n  API key: {key}")
+    print(f"  admin:   {mesh.base_url}/admin  (password: {admin_password})")
     if config.log_dir:
         print(f"  logs:    {config.log_dir}")
     print(
@@ -251,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub = p_keys.add_subparsers(dest="keys_command", required=True)
     k_create = keys_sub.add_parser("create", help="create a key and print it once")
     k_create.add_argument("name")
+    k_create.add_argument("--expires", default="", help="expiry, ISO date or time (UTC unless given)")
+    k_create.add_argument("--rate-limit", type=int, default=None, help="requests per minute for this key")
     keys_sub.add_parser("list", help="list keys with their counts")
-    for verb in ("enable", "disable", "delete"):
+    for verb in ("enable", "disable", "rotate", "delete"):
         k = keys_sub.add_parser(verb, help=f"{verb} a key by id or prefix")
         k.add_argument("key_id")
     p_keys.set_defaults(func=cmd_keys)

@@ -10,6 +10,7 @@ the two cannot drift apart.
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,33 @@ class CancelResult(TypedDict):
     status: State
 
 
+class C2paResult(TypedDict):
+    """The C2PA part of ``verify``: validation state, status codes, manifest summary (or None)."""
+
+    state: str
+    status_codes: list[str]
+    summary: dict[str, Any] | None
+
+
+class WatermarkResult(TypedDict):
+    """The invisible watermark part of ``verify``; ``gen_id`` is set when the payload is ours."""
+
+    found: bool
+    payload: str
+    gen_id: str | None
+    bit_errors: int | None
+    confidence: float
+
+
+class VerifyResult(TypedDict):
+    """What ``verify`` answers: C2PA, watermark, PDQ fingerprint and the nearest known generation."""
+
+    c2pa: C2paResult
+    watermark: WatermarkResult
+    fingerprint: dict[str, Any]
+    match: dict[str, Any] | None
+
+
 class ApiError(RuntimeError):
     """The API answered with an error (``{"error": ...}``) or a job did not complete."""
 
@@ -104,6 +132,12 @@ def status_body(job: Job | dict[str, Any]) -> dict[str, Any]:
         "prompt": job.get("prompt", ""),
         "model": job.get("model", ""),
     }
+
+
+def verify_body(image: bytes, mime_type: str = "") -> dict[str, Any]:
+    """The ``verify`` body for a file's bytes: base64, as a data URI when the type is known."""
+    encoded = base64.b64encode(image).decode("ascii")
+    return {"action": "verify", "image": f"data:{mime_type};base64,{encoded}" if mime_type else encoded}
 
 
 def parse_answer(response: httpx.Response) -> dict[str, Any]:
@@ -177,6 +211,10 @@ class ImgenClient:
     def cancel(self, job: Job | dict[str, Any]) -> CancelResult:
         """The ``cancel`` action (beyond the spec): end a queued or running job."""
         return cast(CancelResult, self.call({**status_body(job), "action": "cancel"}))
+
+    def verify(self, image: bytes, mime_type: str = "") -> VerifyResult:
+        """The ``verify`` action (beyond the spec): what ``image`` proves about its origin."""
+        return cast(VerifyResult, self.call(verify_body(image, mime_type)))
 
     def wait(
         self, job: Job | dict[str, Any], policy: PollPolicy | None = None, on_poll: OnPoll | None = None
@@ -254,6 +292,10 @@ class AsyncImgenClient:
     async def cancel(self, job: Job | dict[str, Any]) -> CancelResult:
         """The ``cancel`` action (beyond the spec): end a queued or running job."""
         return cast(CancelResult, await self.call({**status_body(job), "action": "cancel"}))
+
+    async def verify(self, image: bytes, mime_type: str = "") -> VerifyResult:
+        """The ``verify`` action (beyond the spec); see :meth:`ImgenClient.verify`."""
+        return cast(VerifyResult, await self.call(verify_body(image, mime_type)))
 
     async def wait(
         self, job: Job | dict[str, Any], policy: PollPolicy | None = None, on_poll: OnPoll | None = None

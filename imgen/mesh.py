@@ -33,6 +33,8 @@ DEFAULT_PORTS: dict[str, int] = {
 }
 GATEWAY_DEFAULT_PORT = 8470
 GRPC_SERVICES: tuple[str, ...] = tuple(DEFAULT_PORTS)
+#: Name prefix of extra inference worker processes (:meth:`MeshConfig.add_workers`).
+WORKER_PREFIX = "inference-worker-"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -56,6 +58,15 @@ class MeshConfig:
     env: dict[str, str] = field(default_factory=dict)
     #: Where each process's log goes; None inherits the terminal.
     log_dir: Path | None = None
+    #: Extra inference processes with ``role=worker`` (own port each), sharing the job database:
+    #: name (``inference-worker-<n>``) → gRPC port. Needs a database several processes can share.
+    worker_ports: dict[str, int] = field(default_factory=dict)
+
+    def add_workers(self, count: int) -> None:
+        """Run ``count`` more inference worker processes, each on a free port."""
+        start = len(self.worker_ports) + 1
+        for index in range(start, start + count):
+            self.worker_ports[f"{WORKER_PREFIX}{index}"] = free_port()
 
     @classmethod
     def ephemeral(cls, data_dir: Path, env: Mapping[str, str] | None = None) -> MeshConfig:
@@ -148,12 +159,50 @@ class Mesh:
         if self.config.log_dir:
             self.config.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.config.environment()}
-        for name in (*GRPC_SERVICES, "gateway"):
+        for name in (*GRPC_SERVICES, *self.config.worker_ports, "gateway"):
             self.start_process(name, env)
+
+    def grpc_address(self, name: str) -> str:
+        """host:port of gRPC process ``name`` (a service or an extra worker)."""
+        port = self.config.worker_ports.get(name) or self.config.ports[name]
+        return f"{self.config.host}:{port}"
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` (default SIGKILL: no cleanup at all) to process ``name`` and reap it."""
+        proc = self.processes[name]
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            proc.wait(timeout=30)
+
+    def restart(self, name: str, timeout: float = 120.0) -> None:
+        """Start process ``name`` again (after :meth:`kill`) and wait until it serves."""
+        self.start_process(name)
+        deadline = time.monotonic() + timeout
+        while not self.serving(name):
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise MeshError(f"{name} not serving {timeout:.0f}s after restart{self._log_hint(name)}")
+            time.sleep(0.2)
+
+    def serving(self, name: str) -> bool:
+        """Whether process ``name`` answers its health check now."""
+        if name == "gateway":
+            try:
+                return httpx.get(f"{self.base_url}/healthz", timeout=2.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+        return grpc_serving(self.grpc_address(name))
 
     def start_process(self, name: str, env: Mapping[str, str] | None = None) -> None:
         """(Re)start one process of the mesh, e.g. after a test killed it."""
-        env = env or {**os.environ, **self.config.environment()}
+        env = dict(env or {**os.environ, **self.config.environment()})
+        service = name
+        if name in self.config.worker_ports:
+            service = "inference"
+            env["IMGEN_INFERENCE_ROLE"] = "worker"
+            env["IMGEN_INFERENCE_PORT"] = str(self.config.worker_ports[name])
+            env.pop("IMGEN_INFERENCE_METRICS_PORT", None)  # one port per host: the API process keeps it
         log_path = self.log_path(name)
         out: int | object = subprocess.DEVNULL
         if log_path is not None:
@@ -163,7 +212,7 @@ class Mesh:
         else:
             out = None  # inherit the terminal
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "imgen.cli", "serve", name],
+            [sys.executable, "-m", "imgen.cli", "serve", service],
             env=dict(env),
             stdout=out,  # type: ignore[arg-type]
             stderr=subprocess.STDOUT if log_path is not None else None,
@@ -173,11 +222,11 @@ class Mesh:
     def wait_ready(self, timeout: float = 180.0) -> None:
         """Block until every service reports SERVING and the gateway answers."""
         deadline = time.monotonic() + timeout
-        pending = set(GRPC_SERVICES)
+        pending = {*GRPC_SERVICES, *self.config.worker_ports}
         while pending:
             self._check_alive()
             for name in sorted(pending):
-                if grpc_serving(f"{self.config.host}:{self.config.ports[name]}"):
+                if grpc_serving(self.grpc_address(name)):
                     pending.discard(name)
             if pending and time.monotonic() > deadline:
                 raise MeshError(

@@ -27,35 +27,39 @@ from imgen.prompt.v1 import prompt_pb2 as imgen_dot_prompt_dot_v1_dot_prompt__pb
 from imgen.provenance.v1 import provenance_pb2 as imgen_dot_provenance_dot_v1_dot_provenance__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"imgen/inference/v1/inference.proto\x12\x12imgen.inference.v1\x1a$imgen/compliance/v1/compliance.proto\x1a\x1cimgen/prompt/v1/prompt.proto\x1a$imgen/provenance/v1/provenance.proto\"\xf7\x02\n\x07JobSpec\x12\x12\n\nraw_prompt\x18\x01 \x01(\t\x12\x34\n\x06prompt\x18\x02 \x01(\x0b\x32$.imgen.prompt.v1.BuildPromptResponse\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\x12\x0f\n\x07quality\x18\x07 \x01(\r\x12\x10\n\x08lossless\x18\x08 \x01(\x08\x12\x32\n\x05\x62rand\x18\t \x01(\x0b\x32#.imgen.provenance.v1.BrandWatermark\x12\x35\n\x0b\x63redentials\x18\n \x01(\x0b\x32 .imgen.provenance.v1.Credentials\x12\x19\n\x11\x65nable_invisimark\x18\x0b \x01(\x08\x12\x13\n\x0b\x65nable_c2pa\x18\x0c \x01(\x08\x12\x13\n\x0b\x63ompute_pdq\x18\r \x01(\x08\x12\x12\n\napi_key_id\x18\x0e \x01(\t\"s\n\x10SubmitJobRequest\x12)\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.imgen.inference.v1.JobSpec\x12\x34\n\x0eprompt_verdict\x18\x02 \x01(\x0b\x32\x1c.imgen.compliance.v1.Verdict\"9\n\x11SubmitJobResponse\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x17.imgen.inference.v1.Job\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"6\n\x0eGetJobResponse\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x17.imgen.inference.v1.Job\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"9\n\x11\x43\x61ncelJobResponse\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x17.imgen.inference.v1.Job\"\x93\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06gen_id\x18\x02 \x01(\t\x12+\n\x05state\x18\x03 \x01(\x0e\x32\x1c.imgen.inference.v1.JobState\x12)\n\x04spec\x18\x04 \x01(\x0b\x32\x1b.imgen.inference.v1.JobSpec\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x12\n\ncompliance\x18\x06 \x01(\t\x12\x36\n\x10\x62locking_verdict\x18\x07 \x01(\x0b\x32\x1c.imgen.compliance.v1.Verdict\x12\x18\n\x10\x63ompliance_codes\x18\x08 \x03(\t\x12-\n\x06result\x18\t \x01(\x0b\x32\x1d.imgen.inference.v1.JobResult\x12\x12\n\ncreated_at\x18\n \x01(\t\x12\x13\n\x0b\x66inished_at\x18\x0b \x01(\t\x12\x16\n\x0equeue_position\x18\x0c \x01(\r\x12\x0c\n\x04step\x18\r \x01(\r\x12\x13\n\x0btotal_steps\x18\x0e \x01(\r\x12\x10\n\x08\x61ttempts\x18\x0f \x01(\r\"\xcf\x01\n\tJobResult\x12\x13\n\x0b\x66ingerprint\x18\x01 \x01(\t\x12\x1b\n\x13\x66ingerprint_quality\x18\x02 \x01(\r\x12\x19\n\x11watermark_payload\x18\x03 \x01(\t\x12\x35\n\x0b\x63redentials\x18\x04 \x01(\x0b\x32 .imgen.provenance.v1.Credentials\x12/\n\x06images\x18\x05 \x03(\x0b\x32\x1f.imgen.inference.v1.StoredImage\x12\r\n\x05notes\x18\x06 \x03(\t\"[\n\x0bStoredImage\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x11\n\tmime_type\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x04*\xb9\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATE_IN_QUEUE\x10\x01\x12\x19\n\x15JOB_STATE_IN_PROGRESS\x10\x02\x12\x17\n\x13JOB_STATE_COMPLETED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_TIMED_OUT\x10\x05\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x06\x32\x97\x02\n\x10InferenceService\x12X\n\tSubmitJob\x12$.imgen.inference.v1.SubmitJobRequest\x1a%.imgen.inference.v1.SubmitJobResponse\x12O\n\x06GetJob\x12!.imgen.inference.v1.GetJobRequest\x1a\".imgen.inference.v1.GetJobResponse\x12X\n\tCancelJob\x12$.imgen.inference.v1.CancelJobRequest\x1a%.imgen.inference.v1.CancelJobResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"imgen/inference/v1/inference.proto\x12\x12imgen.inference.v1\x1a$imgen/compliance/v1/compliance.proto\x1a\x1cimgen/prompt/v1/prompt.proto\x1a$imgen/provenance/v1/provenance.proto\"\x8c\x03\n\x07JobSpec\x12\x12\n\nraw_prompt\x18\x01 \x01(\t\x12\x34\n\x06prompt\x18\x02 \x01(\x0b\x32$.imgen.prompt.v1.BuildPromptResponse\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\x12\x0f\n\x07quality\x18\x07 \x01(\r\x12\x10\n\x08lossless\x18\x08 \x01(\x08\x12\x32\n\x05\x62rand\x18\t \x01(\x0b\x32#.imgen.provenance.v1.BrandWatermark\x12\x35\n\x0b\x63redentials\x18\n \x01(\x0b\x32 .imgen.provenance.v1.Credentials\x12\x19\n\x11\x65nable_invisimark\x18\x0b \x01(\x08\x12\x13\n\x0b\x65nable_c2pa\x18\x0c \x01(\x08\x12\x13\n\x0b\x63ompute_pdq\x18\r \x01(\x08\x12\x12\n\napi_key_id\x18\x0e \x01(\t\x12\x13\n\x0btraceparent\x18\x0f \x01(\t\"s\n\x10SubmitJobRequest\x12)\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.imgen.inference.v1.JobSpec\x12\x34\n\x0eprompt_verdict\x18\x02 \x01(\x0b\x32\x1c.imgen.compliance.v1.Verdict\"9\n\x11SubmitJobResponse\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x17.imgen.inference.v1.Job\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"6\n\x0eGetJobResponse\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x17.imgen.inference.v1.Job\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x89\x01\n\x0fListJobsRequest\x12,\n\x06states\x18\x01 \x03(\x0e\x32\x1c.imgen.inference.v1.JobState\x12\x12\n\napi_key_id\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\r\x12\x12\n\npage_token\x18\x05 \x01(\t\"R\n\x10ListJobsResponse\x12%\n\x04jobs\x18\x01 \x03(\x0b\x32\x17.imgen.inference.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x11\x43\x61ncelJobResponse\x12$\n\x03job\x18\x01 \x01(\x0b\x32\x17.imgen.inference.v1.Job\"\x93\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06gen_id\x18\x02 \x01(\t\x12+\n\x05state\x18\x03 \x01(\x0e\x32\x1c.imgen.inference.v1.JobState\x12)\n\x04spec\x18\x04 \x01(\x0b\x32\x1b.imgen.inference.v1.JobSpec\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x12\n\ncompliance\x18\x06 \x01(\t\x12\x36\n\x10\x62locking_verdict\x18\x07 \x01(\x0b\x32\x1c.imgen.compliance.v1.Verdict\x12\x18\n\x10\x63ompliance_codes\x18\x08 \x03(\t\x12-\n\x06result\x18\t \x01(\x0b\x32\x1d.imgen.inference.v1.JobResult\x12\x12\n\ncreated_at\x18\n \x01(\t\x12\x13\n\x0b\x66inished_at\x18\x0b \x01(\t\x12\x16\n\x0equeue_position\x18\x0c \x01(\r\x12\x0c\n\x04step\x18\r \x01(\r\x12\x13\n\x0btotal_steps\x18\x0e \x01(\r\x12\x10\n\x08\x61ttempts\x18\x0f \x01(\r\"\xcf\x01\n\tJobResult\x12\x13\n\x0b\x66ingerprint\x18\x01 \x01(\t\x12\x1b\n\x13\x66ingerprint_quality\x18\x02 \x01(\r\x12\x19\n\x11watermark_payload\x18\x03 \x01(\t\x12\x35\n\x0b\x63redentials\x18\x04 \x01(\x0b\x32 .imgen.provenance.v1.Credentials\x12/\n\x06images\x18\x05 \x03(\x0b\x32\x1f.imgen.inference.v1.StoredImage\x12\r\n\x05notes\x18\x06 \x03(\t\"[\n\x0bStoredImage\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x11\n\tmime_type\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x04*\xb9\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATE_IN_QUEUE\x10\x01\x12\x19\n\x15JOB_STATE_IN_PROGRESS\x10\x02\x12\x17\n\x13JOB_STATE_COMPLETED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_TIMED_OUT\x10\x05\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x06\x32\xee\x02\n\x10InferenceService\x12X\n\tSubmitJob\x12$.imgen.inference.v1.SubmitJobRequest\x1a%.imgen.inference.v1.SubmitJobResponse\x12O\n\x06GetJob\x12!.imgen.inference.v1.GetJobRequest\x1a\".imgen.inference.v1.GetJobResponse\x12X\n\tCancelJob\x12$.imgen.inference.v1.CancelJobRequest\x1a%.imgen.inference.v1.CancelJobResponse\x12U\n\x08ListJobs\x12#.imgen.inference.v1.ListJobsRequest\x1a$.imgen.inference.v1.ListJobsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imgen.inference.v1.inference_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=1604
-  _globals['_JOBSTATE']._serialized_end=1789
+  _globals['_JOBSTATE']._serialized_start=1849
+  _globals['_JOBSTATE']._serialized_end=2034
   _globals['_JOBSPEC']._serialized_start=165
-  _globals['_JOBSPEC']._serialized_end=540
-  _globals['_SUBMITJOBREQUEST']._serialized_start=542
-  _globals['_SUBMITJOBREQUEST']._serialized_end=657
-  _globals['_SUBMITJOBRESPONSE']._serialized_start=659
-  _globals['_SUBMITJOBRESPONSE']._serialized_end=716
-  _globals['_GETJOBREQUEST']._serialized_start=718
-  _globals['_GETJOBREQUEST']._serialized_end=745
-  _globals['_GETJOBRESPONSE']._serialized_start=747
-  _globals['_GETJOBRESPONSE']._serialized_end=801
-  _globals['_CANCELJOBREQUEST']._serialized_start=803
-  _globals['_CANCELJOBREQUEST']._serialized_end=833
-  _globals['_CANCELJOBRESPONSE']._serialized_start=835
-  _globals['_CANCELJOBRESPONSE']._serialized_end=892
-  _globals['_JOB']._serialized_start=895
-  _globals['_JOB']._serialized_end=1298
-  _globals['_JOBRESULT']._serialized_start=1301
-  _globals['_JOBRESULT']._serialized_end=1508
-  _globals['_STOREDIMAGE']._serialized_start=1510
-  _globals['_STOREDIMAGE']._serialized_end=1601
-  _globals['_INFERENCESERVICE']._serialized_start=1792
-  _globals['_INFERENCESERVICE']._serialized_end=2071
+  _globals['_JOBSPEC']._serialized_end=561
+  _globals['_SUBMITJOBREQUEST']._serialized_start=563
+  _globals['_SUBMITJOBREQUEST']._serialized_end=678
+  _globals['_SUBMITJOBRESPONSE']._serialized_start=680
+  _globals['_SUBMITJOBRESPONSE']._serialized_end=737
+  _globals['_GETJOBREQUEST']._serialized_start=739
+  _globals['_GETJOBREQUEST']._serialized_end=766
+  _globals['_GETJOBRESPONSE']._serialized_start=768
+  _globals['_GETJOBRESPONSE']._serialized_end=822
+  _globals['_CANCELJOBREQUEST']._serialized_start=824
+  _globals['_CANCELJOBREQUEST']._serialized_end=854
+  _globals['_LISTJOBSREQUEST']._serialized_start=857
+  _globals['_LISTJOBSREQUEST']._serialized_end=994
+  _globals['_LISTJOBSRESPONSE']._serialized_start=996
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1078
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1080
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1137
+  _globals['_JOB']._serialized_start=1140
+  _globals['_JOB']._serialized_end=1543
+  _globals['_JOBRESULT']._serialized_start=1546
+  _globals['_JOBRESULT']._serialized_end=1753
+  _globals['_STOREDIMAGE']._serialized_start=1755
+  _globals['_STOREDIMAGE']._serialized_end=1846
+  _globals['_INFERENCESERVICE']._serialized_start=2037
+  _globals['_INFERENCESERVICE']._serialized_end=2403
 # @@protoc_insertion_point(module_scope)

@@ -28,7 +28,7 @@ JOB_STATE_TIMED_OUT: JobState
 JOB_STATE_CANCELLED: JobState
 
 class JobSpec(_message.Message):
-    __slots__ = ("raw_prompt", "prompt", "width", "height", "seed", "format", "quality", "lossless", "brand", "credentials", "enable_invisimark", "enable_c2pa", "compute_pdq", "api_key_id")
+    __slots__ = ("raw_prompt", "prompt", "width", "height", "seed", "format", "quality", "lossless", "brand", "credentials", "enable_invisimark", "enable_c2pa", "compute_pdq", "api_key_id", "traceparent")
     RAW_PROMPT_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class JobSpec(_message.Message):
     ENABLE_C2PA_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_PDQ_FIELD_NUMBER: _ClassVar[int]
     API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     raw_prompt: str
     prompt: _prompt_pb2.BuildPromptResponse
     width: int
@@ -57,7 +58,8 @@ class JobSpec(_message.Message):
     enable_c2pa: bool
     compute_pdq: bool
     api_key_id: str
-    def __init__(self, raw_prompt: _Optional[str] = ..., prompt: _Optional[_Union[_prompt_pb2.BuildPromptResponse, _Mapping]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., seed: _Optional[int] = ..., format: _Optional[str] = ..., quality: _Optional[int] = ..., lossless: _Optional[bool] = ..., brand: _Optional[_Union[_provenance_pb2.BrandWatermark, _Mapping]] = ..., credentials: _Optional[_Union[_provenance_pb2.Credentials, _Mapping]] = ..., enable_invisimark: _Optional[bool] = ..., enable_c2pa: _Optional[bool] = ..., compute_pdq: _Optional[bool] = ..., api_key_id: _Optional[str] = ...) -> None: ...
+    traceparent: str
+    def __init__(self, raw_prompt: _Optional[str] = ..., prompt: _Optional[_Union[_prompt_pb2.BuildPromptResponse, _Mapping]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., seed: _Optional[int] = ..., format: _Optional[str] = ..., quality: _Optional[int] = ..., lossless: _Optional[bool] = ..., brand: _Optional[_Union[_provenance_pb2.BrandWatermark, _Mapping]] = ..., credentials: _Optional[_Union[_provenance_pb2.Credentials, _Mapping]] = ..., enable_invisimark: _Optional[bool] = ..., enable_c2pa: _Optional[bool] = ..., compute_pdq: _Optional[bool] = ..., api_key_id: _Optional[str] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("spec", "prompt_verdict")
@@ -90,6 +92,28 @@ class CancelJobRequest(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("states", "api_key_id", "model", "page_size", "page_token")
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[JobState]
+    api_key_id: str
+    model: str
+    page_size: int
+    page_token: str
+    def __init__(self, states: _Optional[_Iterable[_Union[JobState, str]]] = ..., api_key_id: _Optional[str] = ..., model: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs", "next_page_token")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    next_page_token: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CancelJobResponse(_message.Message):
     __slots__ = ("job",)

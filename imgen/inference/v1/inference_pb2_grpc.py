@@ -51,6 +51,11 @@ class InferenceServiceStub:
                 request_serializer=imgen_dot_inference_dot_v1_dot_inference__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=imgen_dot_inference_dot_v1_dot_inference__pb2.CancelJobResponse.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/imgen.inference.v1.InferenceService/ListJobs',
+                request_serializer=imgen_dot_inference_dot_v1_dot_inference__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=imgen_dot_inference_dot_v1_dot_inference__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
 
 
 class InferenceServiceServicer:
@@ -82,6 +87,14 @@ class InferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJobs(self, request, context):
+        """ListJobs pages through jobs, newest first, for the admin panel.
+        Errors: INVALID_ARGUMENT for a malformed page token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InferenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -99,6 +112,11 @@ def add_InferenceServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=imgen_dot_inference_dot_v1_dot_inference__pb2.CancelJobRequest.FromString,
                     response_serializer=imgen_dot_inference_dot_v1_dot_inference__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=imgen_dot_inference_dot_v1_dot_inference__pb2.ListJobsRequest.FromString,
+                    response_serializer=imgen_dot_inference_dot_v1_dot_inference__pb2.ListJobsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -184,6 +202,33 @@ class InferenceService:
             '/imgen.inference.v1.InferenceService/CancelJob',
             imgen_dot_inference_dot_v1_dot_inference__pb2.CancelJobRequest.SerializeToString,
             imgen_dot_inference_dot_v1_dot_inference__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imgen.inference.v1.InferenceService/ListJobs',
+            imgen_dot_inference_dot_v1_dot_inference__pb2.ListJobsRequest.SerializeToString,
+            imgen_dot_inference_dot_v1_dot_inference__pb2.ListJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""The operators' admin panel at ``/admin`` and the internal ``KeysService`` over gRPC."""

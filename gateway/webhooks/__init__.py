@@ -1,0 +1,1 @@
+"""Completion webhooks: signed, retried, persisted, and restricted to public addresses by default."""
