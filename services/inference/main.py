@@ -12,6 +12,8 @@ from imgen.compliance.v1 import compliance_pb2_grpc
 from imgen.inference.v1 import inference_pb2, inference_pb2_grpc
 from imgen.provenance.v1 import provenance_pb2_grpc
 from imgen.storage.v1 import storage_pb2_grpc
+from services.inference import migrate, retention
+from services.inference.jobs.states import JobState
 from services.inference.jobs.store import JobStore, sqlite_url
 from services.inference.models import ModelRegistry, choose_device
 from services.inference.servicer import InferenceServicer
@@ -19,6 +21,7 @@ from services.inference.tiny_model import BUILTIN_PREFIX, TINY_MODEL_NAME
 from services.inference.worker import Upstreams, Worker, WorkerConfig, new_worker_id
 from services.shared.channels import open_channel
 from services.shared.logging import get_logger
+from services.shared.metrics import track_queue_depth
 from services.shared.server import ServiceRuntime, service_name
 from services.shared.settings import ServiceSettings
 
@@ -37,7 +40,29 @@ class Settings(ServiceSettings):
         "", description="SQLAlchemy URL of the job store; empty uses SQLite at data_dir/jobs.sqlite3."
     )
     table_prefix: str = Field("", description="Prefix of the job table's name (several deployments, one DB).")
+    role: Literal["all", "api", "worker"] = Field(
+        "all",
+        description="'api' serves InferenceService only, 'worker' runs worker loops only (no models in "
+        "an API process, no job API in a worker one), 'all' both. Processes share the job database.",
+    )
     workers: int = Field(1, ge=0, description="Worker loops in this process; 0 serves the API only.")
+    max_in_flight: int = Field(
+        2,
+        ge=1,
+        description="Jobs one worker loop holds at once: one denoising while the others are post-processed "
+        "(compliance, provenance, storage); 1 turns the overlap off.",
+    )
+    migrate_on_start: bool = Field(
+        True, description="Run the job store's Alembic migrations at startup (else expect them done)."
+    )
+    retention_s: float = Field(
+        0.0,
+        ge=0,
+        description="Ended jobs and their stored images are deleted after this many seconds; 0 keeps.",
+    )
+    retention_interval_s: float = Field(
+        300.0, gt=0, description="How often the retention sweep runs, seconds."
+    )
     lease_s: float = Field(
         60.0, gt=0, description="Lease a worker holds on a job between heartbeats, seconds."
     )
@@ -79,7 +104,22 @@ class Settings(ServiceSettings):
             default_steps=self.default_steps,
             upstream_attempts=self.upstream_attempts,
             upstream_backoff_s=self.upstream_backoff_s,
+            max_in_flight=self.max_in_flight,
         )
+
+    @property
+    def worker_loops(self) -> int:
+        """Worker loops this process runs: none in the API role."""
+        return 0 if self.role == "api" else self.workers
+
+    @property
+    def serves_api(self) -> bool:
+        """Whether this process registers InferenceService."""
+        return self.role != "worker"
+
+    def service_names(self) -> list[str]:
+        """The gRPC services this process reports in health and reflection."""
+        return [service_name(inference_pb2, "InferenceService")] if self.serves_api else []
 
 
 @dataclass
@@ -113,7 +153,7 @@ def build_runtime(settings: Settings) -> InferenceApp:
     config = settings.worker_config()
     workers = [
         Worker(store, registry, upstreams, config, worker_id=new_worker_id(index), wakeup=wakeup)
-        for index in range(settings.workers)
+        for index in range(settings.worker_loops)
     ]
 
     def wake_workers() -> None:
@@ -124,15 +164,18 @@ def build_runtime(settings: Settings) -> InferenceApp:
             worker.cancel_local(job_id)
 
     servicer = InferenceServicer(store, on_submitted=wake_workers, on_cancelled=cancel_locally)
-    inference_pb2_grpc.add_InferenceServiceServicer_to_server(servicer, runtime.server)
+    if settings.serves_api:
+        inference_pb2_grpc.add_InferenceServiceServicer_to_server(servicer, runtime.server)
 
     async def prepare() -> None:
         if settings.torch_threads:
             import torch
 
             torch.set_num_threads(settings.torch_threads)
-        await asyncio.to_thread(store.create_schema)
-        for source in settings.preload_models:
+        if settings.migrate_on_start:
+            revision = await asyncio.to_thread(migrate.upgrade, store, settings.table_prefix)
+            log.info("job store migrated", revision=revision)
+        for source in settings.preload_models if workers else []:
             await asyncio.to_thread(registry.get, source)
             log.info("model ready", source=source)
 
@@ -150,6 +193,33 @@ def build_runtime(settings: Settings) -> InferenceApp:
 
     runtime.on_startup(prepare)
     runtime.background(requeue_expired)
+
+    async def expire_finished() -> None:
+        while True:
+            report = await retention.sweep(
+                store,
+                upstreams.storage,
+                retention_s=settings.retention_s,
+                object_prefix=settings.object_prefix,
+                call_timeout_s=settings.call_timeout_s,
+            )
+            if report.jobs or report.kept:
+                log.info(
+                    "retention sweep", jobs=len(report.jobs), objects=report.objects, kept=len(report.kept)
+                )
+            await asyncio.sleep(settings.retention_interval_s)
+
+    if settings.retention_s > 0:
+        runtime.background(expire_finished)
+
+    async def report_queue_depth() -> None:
+        await track_queue_depth(
+            lambda state: store.count(JobState(state)),
+            [JobState.IN_QUEUE, JobState.IN_PROGRESS],
+            settings.requeue_interval_s,
+        )
+
+    runtime.background(report_queue_depth)
     for worker in workers:
         runtime.background(worker.run_forever)
     runtime.on_shutdown(close)
@@ -159,4 +229,4 @@ def build_runtime(settings: Settings) -> InferenceApp:
 async def serve(settings: Settings) -> None:
     """Run the inference service until SIGTERM/SIGINT."""
     app = build_runtime(settings)
-    await app.runtime.run([service_name(inference_pb2, "InferenceService")])
+    await app.runtime.run(settings.service_names())

@@ -2,7 +2,8 @@
 
 A style's ``GenerationPreset.model_source`` names the weights in one string:
 
-- ``builtin:tiny-sdxl`` — the project's own tiny model, built on first use;
+- ``builtin:tiny-sdxl`` — the project's own tiny model, built on first use (and
+  ``builtin:lora/<name>`` a character LoRA for it, see :mod:`services.inference.builtin_lora`);
 - a local folder holding a diffusers ``model_index.json``;
 - ``s3://bucket/prefix`` — downloaded once into ``<data_dir>/cache/models/bucket/prefix``;
 - anything else is a Hugging Face hub id, handed to ``from_pretrained`` as-is (it only
@@ -29,6 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import services.inference  # noqa: F401  (sets HF_HUB_OFFLINE before any HF import)
+from services.inference.builtin_lora import (
+    BuiltinLoraError,
+    builtin_lora_name,
+    ensure_builtin_lora,
+    is_builtin_lora,
+)
 from services.inference.tiny_model import BUILTIN_PREFIX, TINY_MODEL_NAME, ensure_tiny_model
 
 MODEL_INDEX = "model_index.json"
@@ -276,7 +283,12 @@ class ModelRegistry:
         return parsed.location
 
     def resolve_file(self, source: str) -> Path:
-        """A LoRA file or folder: local, or downloaded from ``s3://``; absent is an error."""
+        """A LoRA file or folder: built in, local, or downloaded from ``s3://``; absent is an error."""
+        if is_builtin_lora(source):
+            try:
+                return ensure_builtin_lora(self.data_dir, builtin_lora_name(source))
+            except BuiltinLoraError as exc:
+                raise ModelUnavailable(str(exc)) from exc
         path = self.s3.fetch(source) if source.startswith(S3_PREFIX) else Path(source).expanduser()
         if not path.exists():
             raise ModelUnavailable(f"LoRA weights not found at {source}")

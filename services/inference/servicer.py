@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable
+from datetime import datetime
 
 import grpc
 
@@ -69,6 +71,48 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
             raise FailedPrecondition(f"job already ended ({current})") from exc
         self._on_cancelled(request.id)
         return inference_pb2.CancelJobResponse(job=await self._message(record))
+
+    async def ListJobs(
+        self, request: inference_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
+    ) -> inference_pb2.ListJobsResponse:
+        """Newest first; key and model live in the serialized spec, so they filter here.
+
+        A page scans at most ``20 * page_size`` rows; when filters leave it short, the
+        token still moves past what was scanned, so a deep filter never runs unbounded.
+        """
+        from services.inference.messages import STATE_TO_PROTO
+
+        page_size = min(request.page_size or 50, 200)
+        proto_to_state = {number: state for state, number in STATE_TO_PROTO.items()}
+        states = [proto_to_state[s] for s in request.states if s in proto_to_state]
+        before: tuple[datetime, str] | None = None
+        if request.page_token:
+            try:
+                created, _, last_id = base64.urlsafe_b64decode(request.page_token).decode().partition("|")
+                before = (datetime.fromisoformat(created), last_id)
+            except ValueError as exc:
+                raise InvalidArgument("bad page_token") from exc
+        jobs: list[inference_pb2.Job] = []
+        scanned, more = 0, True
+        while len(jobs) < page_size and scanned < 20 * page_size and more:
+            batch = await asyncio.to_thread(self._store.list_page, states, before, page_size)
+            more = len(batch) == page_size
+            for record in batch:
+                scanned += 1
+                before = (record.created_at, record.id)
+                spec = inference_pb2.JobSpec.FromString(record.spec)
+                if request.api_key_id and spec.api_key_id != request.api_key_id:
+                    continue
+                if request.model and spec.prompt.model != request.model:
+                    continue
+                jobs.append(await self._message(record))
+                if len(jobs) == page_size:
+                    more = more or record is not batch[-1]
+                    break
+        token = ""
+        if more and before is not None:
+            token = base64.urlsafe_b64encode(f"{before[0].isoformat()}|{before[1]}".encode()).decode()
+        return inference_pb2.ListJobsResponse(jobs=jobs, next_page_token=token)
 
     async def _get(self, job_id: str) -> JobRecord:
         if not is_job_id(job_id):

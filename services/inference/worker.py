@@ -2,8 +2,16 @@
 
 The event loop never blocks: the store is called through ``asyncio.to_thread`` and the
 diffusion run happens in a thread, so the same process keeps answering GetJob while a
-job runs. A running job carries a :class:`JobControl` that the progress hook checks at
-every step; it trips when the job is cancelled (locally at once, or by another replica
+job runs.
+
+The worker is a two-stage pipeline: once job N is denoised, its delivery (compliance →
+provenance → storage → complete) continues as an asyncio task while the loop claims and
+denoises job N+1, so the accelerator does not sit idle during network calls. At most
+``max_in_flight`` jobs are held at once (one denoising, the rest delivering); each keeps
+its lease by heartbeat until it ends.
+
+A running job carries a :class:`JobControl` that the progress hook checks at every
+step; it trips when the job is cancelled (locally at once, or by another replica
 through the store, seen at the next heartbeat), when the lease was lost, or when the
 execution timeout passes.
 
@@ -39,6 +47,7 @@ from services.inference.jobs.states import IllegalTransition
 from services.inference.jobs.store import COMPLIANCE_SAFE, COMPLIANCE_UNSAFE, JobRecord, JobStore, LeaseLost
 from services.inference.models import ModelRegistry, ModelUnavailable
 from services.shared.logging import get_logger
+from services.shared.stages import job_stage
 
 log = get_logger(__name__)
 
@@ -76,6 +85,8 @@ class WorkerConfig:
     default_steps: int = 4
     upstream_attempts: int = 3
     upstream_backoff_s: float = 0.5
+    #: Jobs held at once: one denoising plus deliveries still running (1 = no overlap).
+    max_in_flight: int = 2
 
 
 @dataclass
@@ -168,16 +179,28 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.wakeup = wakeup or asyncio.Event()
         self.running: dict[str, JobControl] = {}
+        self._slots = asyncio.Semaphore(max(1, config.max_in_flight))
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     async def run_forever(self) -> None:
-        """Claim and run jobs until cancelled; a cancelled worker hands its job back."""
+        """Claim and run jobs until cancelled; a cancelled worker hands its jobs back."""
         log.info("worker started", worker=self.worker_id)
-        while True:
-            ran = await self.run_once()
-            if not ran:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), self.config.poll_interval_s)
-                self.wakeup.clear()
+        try:
+            while True:
+                ran = await self.run_once()
+                if not ran:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wakeup.wait(), self.config.poll_interval_s)
+                    self.wakeup.clear()
+        finally:
+            for task in list(self._deliveries):
+                task.cancel()
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
+
+    async def drain(self) -> None:
+        """Wait until every delivery started so far has ended."""
+        while self._deliveries:
+            await asyncio.gather(*list(self._deliveries), return_exceptions=True)
 
     def cancel_local(self, job_id: str) -> None:
         """Stop a job this worker runs right away (the store already says CANCELLED)."""
@@ -186,26 +209,53 @@ class Worker:
             control.stop(CANCELLED)
 
     async def run_once(self) -> bool:
-        """Claim one job and run it to an end; False when the queue was empty."""
-        record = await asyncio.to_thread(self.store.claim_next, self.worker_id, self.config.lease_s)
+        """Claim one job and denoise it; False when the queue was empty.
+
+        Its delivery continues as a task (see :meth:`drain`), so this returns as soon
+        as the pixels exist and the caller can claim the next job meanwhile.
+        """
+        await self._slots.acquire()
+        try:
+            record = await asyncio.to_thread(self.store.claim_next, self.worker_id, self.config.lease_s)
+        except BaseException:
+            self._slots.release()
+            raise
         if record is None:
+            self._slots.release()
             return False
         control = JobControl(record.id, deadline=time.monotonic() + self.config.job_timeout_s)
         self.running[record.id] = control
         heartbeat = asyncio.create_task(self._heartbeat(control))
+        handed_off = False
         try:
-            await self._run_job(record, control)
+            denoised = await self._settle(record, control, self._denoise_job(record, control))
+            if denoised is not None:
+                spec, image = denoised
+                task = asyncio.create_task(self._deliver_job(record, spec, image, control, heartbeat))
+                self._deliveries.add(task)
+                task.add_done_callback(self._deliveries.discard)
+                handed_off = True
         except asyncio.CancelledError:
-            control.stop(CANCELLED)
-            with contextlib.suppress(LeaseLost, IllegalTransition):
-                await asyncio.to_thread(self.store.release, record.id, self.worker_id)
+            await self._hand_back(record, control)
             raise
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-            self.running.pop(record.id, None)
+            if not handed_off:
+                await self._let_go(record, heartbeat)
         return True
+
+    async def _hand_back(self, record: JobRecord, control: JobControl) -> None:
+        """Shutdown mid-job: stop it and return it to the queue for another worker."""
+        control.stop(CANCELLED)
+        with contextlib.suppress(LeaseLost, IllegalTransition):
+            await asyncio.to_thread(self.store.release, record.id, self.worker_id)
+
+    async def _let_go(self, record: JobRecord, heartbeat: asyncio.Task[None]) -> None:
+        """The job ended here (or was handed back): stop its heartbeat and free its slot."""
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        self.running.pop(record.id, None)
+        self._slots.release()
 
     async def _heartbeat(self, control: JobControl) -> None:
         while True:
@@ -222,21 +272,59 @@ class Worker:
                 control.stop(LEASE_LOST)
                 return
 
-    async def _run_job(self, record: JobRecord, control: JobControl) -> None:
-        bound = log.bind(job_id=record.id, gen_id=record.gen_id, attempt=record.attempts)
+    async def _denoise_job(
+        self, record: JobRecord, control: JobControl
+    ) -> tuple[inference_pb2.JobSpec, DenoisedImage]:
         spec = inference_pb2.JobSpec.FromString(record.spec)
         started = time.perf_counter()
-        try:
-            request = denoise_request(spec, default_steps=self.config.default_steps)
-            control.total_steps = request.steps
+        request = denoise_request(spec, default_steps=self.config.default_steps)
+        control.total_steps = request.steps
+        with job_stage("denoise", spec.traceparent):
             image = await self._denoise(request, control)
-            bound.info("denoised", seconds=round(time.perf_counter() - started, 3), steps=request.steps)
+        log.info(
+            "denoised",
+            job_id=record.id,
+            seconds=round(time.perf_counter() - started, 3),
+            steps=request.steps,
+        )
+        return spec, image
+
+    async def _deliver_job(
+        self,
+        record: JobRecord,
+        spec: inference_pb2.JobSpec,
+        image: DenoisedImage,
+        control: JobControl,
+        heartbeat: asyncio.Task[None],
+    ) -> None:
+        try:
             remaining = max(0.0, control.deadline - time.monotonic())
-            try:
-                await asyncio.wait_for(self._deliver(record, spec, image, control), remaining)
-            except TimeoutError:
-                raise DenoiseStopped(TIMED_OUT) from None
-            bound.info("completed", seconds=round(time.perf_counter() - started, 3))
+            await self._settle(record, control, self._deliver_within(record, spec, image, control, remaining))
+        except asyncio.CancelledError:
+            await self._hand_back(record, control)
+            raise
+        finally:
+            await self._let_go(record, heartbeat)
+
+    async def _deliver_within(
+        self,
+        record: JobRecord,
+        spec: inference_pb2.JobSpec,
+        image: DenoisedImage,
+        control: JobControl,
+        seconds: float,
+    ) -> None:
+        try:
+            await asyncio.wait_for(self._deliver(record, spec, image, control), seconds)
+        except TimeoutError:
+            raise DenoiseStopped(TIMED_OUT) from None
+        log.info("completed", job_id=record.id, gen_id=record.gen_id, worker=self.worker_id)
+
+    async def _settle(self, record: JobRecord, control: JobControl, stage: Awaitable[T]) -> T | None:
+        """Run one stage of a job; on any failure write the job's end and return None."""
+        bound = log.bind(job_id=record.id, gen_id=record.gen_id, attempt=record.attempts)
+        try:
+            return await stage
         except DenoiseStopped as stopped:
             await self._stopped(record, control, stopped.reason, bound)
         except (ModelUnavailable, UpstreamFailed) as exc:
@@ -255,6 +343,7 @@ class Worker:
             await self._finish(
                 self.store.fail, record.id, self.worker_id, f"Generation failed: {type(exc).__name__}"
             )
+        return None
 
     async def _denoise(self, request: DenoiseRequest, control: JobControl) -> DenoisedImage:
         return await asyncio.to_thread(denoise, self.registry, request, control.on_progress)
@@ -280,12 +369,14 @@ class Worker:
 
     async def _deliver(
         self, record: JobRecord, spec: inference_pb2.JobSpec, image: DenoisedImage, control: JobControl
-    ) -> None:
+    ) -> str:
+        """Review, finalize and store the image; returns "completed" or "blocked"."""
         raw = image_pb2.RawImage(width=image.width, height=image.height, rgb=image.rgb)
         review_request = compliance_pb2.ReviewImageRequest(model=spec.prompt.model, image=raw)
-        review = await self._upstream(
-            "compliance", control, lambda: self.upstreams.compliance.ReviewImage(review_request)
-        )
+        with job_stage("review", spec.traceparent):
+            review = await self._upstream(
+                "compliance", control, lambda: self.upstreams.compliance.ReviewImage(review_request)
+            )
         verdict = review.verdict
         if verdict.blocked:
             control.check()
@@ -298,30 +389,36 @@ class Worker:
                 image_verdict=verdict.SerializeToString(),
                 progress=(control.step, control.total_steps),
             )
-            return
+            return "blocked"
         finalize_request = self._finalize_request(record, spec, raw)
-        finalized = await self._upstream(
-            "provenance", control, lambda: self.upstreams.provenance.Finalize(finalize_request)
-        )
+        with job_stage("finalize", spec.traceparent):
+            finalized = await self._upstream(
+                "provenance", control, lambda: self.upstreams.provenance.Finalize(finalize_request)
+            )
         stored = []
-        for kind, encoded in ((SIGNED, finalized.image), (THUMBNAIL, finalized.thumbnail)):
-            if not encoded.data:
-                continue
-            name = file_name(
-                record.gen_id, finalized.fingerprint, 1, encoded.extension, thumbnail=kind == THUMBNAIL
-            )
-            key = object_key(self.config.object_prefix, record.created_at, record.gen_id, name)
-            put_request = storage_pb2.PutObjectRequest(
-                key=key, data=encoded.data, content_type=encoded.mime_type
-            )
-            put: storage_pb2.PutObjectResponse = await self._upstream(
-                "storage", control, partial(self.upstreams.storage.PutObject, put_request)
-            )
-            stored.append(
-                inference_pb2.StoredImage(
-                    key=put.key or key, filename=name, type=kind, mime_type=encoded.mime_type, size=put.size
+        with job_stage("store", spec.traceparent):
+            for kind, encoded in ((SIGNED, finalized.image), (THUMBNAIL, finalized.thumbnail)):
+                if not encoded.data:
+                    continue
+                name = file_name(
+                    record.gen_id, finalized.fingerprint, 1, encoded.extension, thumbnail=kind == THUMBNAIL
                 )
-            )
+                key = object_key(self.config.object_prefix, record.created_at, record.gen_id, name)
+                put_request = storage_pb2.PutObjectRequest(
+                    key=key, data=encoded.data, content_type=encoded.mime_type
+                )
+                put: storage_pb2.PutObjectResponse = await self._upstream(
+                    "storage", control, partial(self.upstreams.storage.PutObject, put_request)
+                )
+                stored.append(
+                    inference_pb2.StoredImage(
+                        key=put.key or key,
+                        filename=name,
+                        type=kind,
+                        mime_type=encoded.mime_type,
+                        size=put.size,
+                    )
+                )
         result = inference_pb2.JobResult(
             fingerprint=finalized.fingerprint,
             fingerprint_quality=finalized.fingerprint_quality,
@@ -340,6 +437,7 @@ class Worker:
             image_verdict=verdict.SerializeToString(),
             progress=(control.step, control.total_steps),
         )
+        return "completed"
 
     async def _upstream(self, what: str, control: JobControl, call: Callable[[], Awaitable[T]]) -> T:
         return await call_with_retry(

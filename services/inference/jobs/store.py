@@ -47,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, RowMapping
 
 from services.inference.jobs.ids import new_gen_id, new_job_id
-from services.inference.jobs.states import JobState, check_initial, check_transition
+from services.inference.jobs.states import TERMINAL_STATES, JobState, check_initial, check_transition
 
 Clock = Callable[[], datetime]
 
@@ -134,6 +134,7 @@ def _build_table(metadata: MetaData, name: str) -> Table:
     )
     Index(f"ix_{name}_queue", table.c.state, table.c.created_at, table.c.id)
     Index(f"ix_{name}_lease", table.c.state, table.c.lease_expires_at)
+    Index(f"ix_{name}_finished", table.c.finished_at)
     return table
 
 
@@ -199,7 +200,11 @@ class JobStore:
     # -- lifecycle ---------------------------------------------------------------
 
     def create_schema(self) -> None:
-        """Create the table and its indexes if missing (Alembic takes over later)."""
+        """Create the table and its indexes if missing, without migrations (unit tests only).
+
+        Services migrate instead (:mod:`services.inference.migrate`), so a database is
+        versioned from the start.
+        """
         self.metadata.create_all(self.engine)
 
     def drop_schema(self) -> None:
@@ -266,6 +271,27 @@ class JobStore:
                 select(func.count()).select_from(self.table).where(self.table.c.state == state.value)
             ).scalar_one()
         return int(total)
+
+    def list_page(
+        self, states: list[JobState], before: tuple[datetime, str] | None, limit: int
+    ) -> list[JobRecord]:
+        """Up to ``limit`` jobs in ``states`` (all when empty), newest first, older than ``before``.
+
+        ``before`` is the (created_at, id) of the last job of the previous page: keyset
+        paging, so a page costs the same however deep it is.
+        """
+        t = self.table
+        query = select(t).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
+        if states:
+            query = query.where(t.c.state.in_([state.value for state in states]))
+        if before is not None:
+            created_at, job_id = before
+            query = query.where(
+                or_(t.c.created_at < created_at, and_(t.c.created_at == created_at, t.c.id < job_id))
+            )
+        with self._read() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [self._record(row) for row in rows]
 
     # -- writes ---------------------------------------------------------------
 
@@ -446,6 +472,28 @@ class JobStore:
                     .values(lease_owner=None, lease_expires_at=None, updated_at=now, **values)
                 )
         return RequeueReport(requeued=requeued, failed=failed)
+
+    def finished_before(self, cutoff: datetime, limit: int = 100) -> list[JobRecord]:
+        """Up to ``limit`` ended jobs that finished before ``cutoff``, oldest first (retention)."""
+        t = self.table
+        terminal = [state.value for state in TERMINAL_STATES]
+        query = (
+            select(t)
+            .where(t.c.state.in_(terminal), t.c.finished_at < cutoff)
+            .order_by(t.c.finished_at, t.c.id)
+            .limit(limit)
+        )
+        with self._read() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [self._record(row) for row in rows]
+
+    def delete_finished(self, job_id: str) -> bool:
+        """Remove an ended job for good; False when it is gone already or not ended."""
+        t = self.table
+        terminal = [state.value for state in TERMINAL_STATES]
+        with self._transaction() as connection:
+            deleted = connection.execute(t.delete().where(t.c.id == job_id, t.c.state.in_(terminal))).rowcount
+        return deleted == 1
 
     # -- helpers ---------------------------------------------------------------
 
