@@ -37,9 +37,9 @@ STATELESS = ("gateway", "prompt", "compliance", "provenance", "storage")
 #: Variables set for libraries (boto3), not for imgen settings.
 FOREIGN_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3"}
 #: Gateway integrations the chart wires before the gateway reads them (see deploy/k8s/README.md).
-PENDING_GATEWAY_ENV = {
-    "IMGEN_GATEWAY_ADMIN_TOKEN": "admin_token",
-    "IMGEN_GATEWAY_RATELIMIT_ADDR": "ratelimit_addr",
+GATEWAY_INTEGRATION_ENV = {
+    "IMGEN_GATEWAY_ADMIN_PASSWORD": "admin_password",
+    "IMGEN_GATEWAY_RATE_LIMIT_ADDR": "rate_limit_addr",
 }
 
 Manifest = dict[str, Any]
@@ -354,11 +354,11 @@ def unknown_env_names(section: str, names: set[str]) -> set[str]:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_env_vars_are_fields_of_the_settings_classes(rendered: Rendered, profile: str) -> None:
     for section, names in env_names_by_section(rendered[profile]).items():
-        unknown = unknown_env_names(section, names) - set(PENDING_GATEWAY_ENV)
+        unknown = unknown_env_names(section, names) - set(GATEWAY_INTEGRATION_ENV)
         assert not unknown, f"{profile}: {section} gets variables its Settings lacks: {sorted(unknown)}"
 
 
-@pytest.mark.parametrize(("variable", "field"), sorted(PENDING_GATEWAY_ENV.items()))
+@pytest.mark.parametrize(("variable", "field"), sorted(GATEWAY_INTEGRATION_ENV.items()))
 def test_gateway_integrations_are_read_by_the_gateway(rendered: Rendered, variable: str, field: str) -> None:
     assert variable in env_names_by_section(rendered["full-values"])["gateway"]
     if field not in settings_class("gateway").model_fields:
