@@ -7,6 +7,7 @@ change the scripted job behind the gateway's back to see whether it asked again.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from gateway.json_response import JsonResponse
+from gateway.main import loop_factory
 from gateway.status_cache import MAX_LIFETIME_FRACTION, StatusCache, reuse_window
 from imgen.inference.v1 import inference_pb2
 
@@ -137,3 +140,19 @@ async def test_unknown_job_stays_bad_id_and_is_not_cached(
     body = {"action": "status", "id": "run_" + "1" * 20}
     assert (await gateway.call(body)).status_code == 400
     assert len(gateway.app.state.gateway.status_cache) == 0
+
+
+def test_json_response_is_compact_utf8_and_falls_back_for_huge_integers() -> None:
+    answer = {"error": "Content blocked — flagged for: A.", "n": [1, 2.5, None, True]}
+    body = JsonResponse(answer).body
+    assert body == json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+    huge = {"seed": 2**70}
+    assert json.loads(JsonResponse(huge).body) == huge
+
+
+def test_gateway_runs_on_uvloop() -> None:
+    loop = loop_factory()
+    try:
+        assert type(loop).__module__.startswith("uvloop")
+    finally:
+        loop.close()
