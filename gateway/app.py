@@ -36,7 +36,7 @@ from gateway.http_metrics import HTTP_LATENCY, HTTP_REQUESTS
 from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gateway.idempotency import IdempotencyStore, run_once, run_purger
 from gateway.json_response import JsonResponse
-from gateway.keys import KeyStore
+from gateway.keys import ApiKeyRecord, KeyStore
 from gateway.main import Settings
 from gateway.openapi import openapi_document, render_docs
 from gateway.ratelimit import (
@@ -80,6 +80,23 @@ class GatewayState:
     dispatcher: WebhookDispatcher | None = None
     status_cache: StatusCache | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def action_context(self, key: ApiKeyRecord) -> ActionContext:
+        """What an action handler needs for one request by ``key`` (API and admin playground alike)."""
+        assert self.upstreams is not None, "lifespan not started"
+        settings = self.settings
+        return ActionContext(
+            upstreams=self.upstreams,
+            limits=self.limits,
+            key=key,
+            optimize_timeout_s=settings.optimize_timeout_s,
+            presign_expires_s=settings.presign_expires_s,
+            enable_invisimark=settings.enable_invisimark,
+            enable_c2pa=settings.enable_c2pa,
+            compute_pdq=settings.compute_pdq,
+            webhooks=self.webhooks,
+            status_cache=self.status_cache,
+        )
 
 
 def error_response(status: int, message: str) -> JsonResponse:
@@ -238,19 +255,7 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
             quota = tighter(quota, await rate_limited(state, by_key(key.id)))
             action, handler = pick_handler(body)
             label = action
-            assert state.upstreams is not None, "lifespan not started"
-            context = ActionContext(
-                upstreams=state.upstreams,
-                limits=state.limits,
-                key=key,
-                optimize_timeout_s=settings.optimize_timeout_s,
-                presign_expires_s=settings.presign_expires_s,
-                enable_invisimark=settings.enable_invisimark,
-                enable_c2pa=settings.enable_c2pa,
-                compute_pdq=settings.compute_pdq,
-                webhooks=state.webhooks,
-                status_cache=state.status_cache,
-            )
+            context = state.action_context(key)
             idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
             if action == "generate" and idempotency_key is not None and state.idempotency is not None:
                 answer, replayed = await run_once(

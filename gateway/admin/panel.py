@@ -150,18 +150,7 @@ class AdminPanel:
         )
 
     def _context(self, key: ApiKeyRecord) -> ActionContext:
-        settings = self.state.settings
-        assert self.state.upstreams is not None, "lifespan not started"
-        return ActionContext(
-            upstreams=self.state.upstreams,
-            limits=self.state.limits,
-            key=key,
-            optimize_timeout_s=settings.optimize_timeout_s,
-            presign_expires_s=settings.presign_expires_s,
-            enable_invisimark=settings.enable_invisimark,
-            enable_c2pa=settings.enable_c2pa,
-            compute_pdq=settings.compute_pdq,
-        )
+        return self.state.action_context(key)
 
     def _playground_key(self) -> ApiKeyRecord:
         """The record the playground's jobs are accounted to (its secret is never kept)."""
