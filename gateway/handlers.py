@@ -6,6 +6,7 @@ Upstream errors go through :func:`gateway.errors.from_rpc_error` only.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,12 +32,12 @@ from gateway.keys import ApiKeyRecord
 from gateway.request_model import DEFAULT_SIZE, VALID_SIZES, GenerateRequest, Limits
 from gateway.status_cache import StatusCache
 from gateway.upstream import Upstreams
-from gateway.verify_action import verify
+from gateway.verify_action import PROVENANCE_CHANNEL, verify
 from gateway.webhooks.registry import Webhooks
 from imgen.compliance.v1 import compliance_pb2
 from imgen.inference.v1 import inference_pb2
 from imgen.prompt.v1 import prompt_pb2
-from imgen.provenance.v1 import provenance_pb2
+from imgen.provenance.v1 import provenance_pb2, provenance_pb2_grpc
 from imgen.storage.v1 import storage_pb2
 from services.shared.logging import get_logger
 from services.shared.tracing import current_traceparent
@@ -141,15 +142,26 @@ def job_spec(
     )
 
 
-async def generate(ctx: ActionContext, body: Body) -> dict[str, Any]:
-    """``generate``: build the prompt, review it, queue the job."""
-    request = normalize_generate(body, ctx.limits)
-    if request.webhook:
-        if ctx.webhooks is None:
-            raise ApiError(400, "Webhooks are not enabled")
-        await ctx.webhooks.vet(request.webhook)
+async def check_brand_image(ctx: ActionContext, image_data_uri: str) -> None:
+    """Refuse an unusable ``wm_image`` now (400 with provenance's reason) rather than fail the job later.
+
+    Provenance holds the decoder Finalize uses, so the gateway asks it instead of decoding
+    itself (and needs no imaging library); provenance unreachable is a 502.
+    """
+    channel = ctx.upstreams.channels.get(PROVENANCE_CHANNEL)
+    if channel is None:
+        raise ApiError(502, GENERATION_FAILED)
+    stub = provenance_pb2_grpc.ProvenanceServiceStub(channel)
     try:
-        built = await ctx.upstreams.prompt.BuildPrompt(
+        await stub.CheckBrandImage(provenance_pb2.CheckBrandImageRequest(image_data_uri=image_data_uri))
+    except grpc.RpcError as exc:
+        raise from_rpc_error(_logged(exc, "CheckBrandImage"), failure=GENERATION_FAILED) from None
+
+
+async def build_prompt(ctx: ActionContext, request: GenerateRequest) -> prompt_pb2.BuildPromptResponse:
+    """The prompt service's expansion of the request (with its optimizer's deadline when asked)."""
+    try:
+        return await ctx.upstreams.prompt.BuildPrompt(
             prompt_pb2.BuildPromptRequest(
                 raw_prompt=request.prompt,
                 model=request.model,
@@ -162,6 +174,33 @@ async def generate(ctx: ActionContext, body: Body) -> dict[str, Any]:
     except grpc.RpcError as exc:
         failure = ENHANCEMENT_FAILED if request.optimize else GENERATION_FAILED
         raise from_rpc_error(_logged(exc, "BuildPrompt"), failure=failure) from None
+
+
+def _abandon(task: asyncio.Task[None]) -> None:
+    """Cancel a side task whose answer no longer matters, retrieving its error so none is reported."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
+async def generate(ctx: ActionContext, body: Body) -> dict[str, Any]:
+    """``generate``: check the logo while the prompt is built, review the prompt, queue the job."""
+    request = normalize_generate(body, ctx.limits)
+    if request.webhook:
+        if ctx.webhooks is None:
+            raise ApiError(400, "Webhooks are not enabled")
+        await ctx.webhooks.vet(request.webhook)
+    # Concurrent with BuildPrompt so a request with a logo pays one round trip, not two.
+    brand_check = (
+        asyncio.create_task(check_brand_image(ctx, request.brand.image)) if request.brand.image else None
+    )
+    try:
+        built = await build_prompt(ctx, request)
+    except BaseException:
+        if brand_check is not None:
+            _abandon(brand_check)
+        raise
+    if brand_check is not None:
+        await brand_check
     try:
         review = await ctx.upstreams.compliance.ReviewPrompt(
             compliance_pb2.ReviewPromptRequest(

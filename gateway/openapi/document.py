@@ -60,7 +60,15 @@ _SEED = {
 def _generate_request() -> Schema:
     sizes = ", ".join(f"{w}x{h}" for w, h in sorted(VALID_SIZES))
     wm = {
-        "wm_image": {"type": "string", "default": "", "description": "Watermark image, base64 data URI."},
+        "wm_image": {
+            "type": "string",
+            "default": "",
+            "description": (
+                "Watermark image, base64 data URI of a PNG, JPEG or WebP (at most 2 MiB and 4 megapixels "
+                "by default). Checked at submission: a wrong type, a truncated or undecodable file, or too "
+                "many pixels is a 400 naming the reason. Empty uses the configured default logo."
+            ),
+        },
         "wm_position": {"type": "string", "enum": list(WM_POSITIONS), "default": "bottom-right"},
         "wm_scale": _int(5, 1, 100, "Watermark scale, percent of the image width."),
         "wm_transparency": _int(100, 0, 100, "Watermark opacity, percent."),

@@ -37,6 +37,8 @@ ANCHORS = (
 DEFAULT_ANCHOR = "bottom-right"
 #: data-URI media type → the Pillow format the bytes must really be.
 ALLOWED_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/jpg": "JPEG", "image/webp": "WEBP"}
+#: Pillow format → the canonical media type reported back.
+FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.S)
 
 
@@ -85,8 +87,30 @@ def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, int(value)))
 
 
+@dataclass(frozen=True)
+class BrandImageInfo:
+    """What a validated client logo is, for callers that only need to know it is usable."""
+
+    width: int
+    height: int
+    mime_type: str
+
+
 def decode_data_uri(uri: str, limits: BrandLimits) -> Image.Image:
     """Decode a `data:image/...;base64,` logo into RGBA, or raise InvalidArgument saying why."""
+    raw, expected_format = _read_data_uri(uri, limits)
+    return open_logo(raw, limits, expected_format)
+
+
+def check_data_uri(uri: str, limits: BrandLimits) -> BrandImageInfo:
+    """Validate a logo exactly as Finalize will (full decode included), so a bad one is refused early."""
+    raw, expected_format = _read_data_uri(uri, limits)
+    logo = open_logo(raw, limits, expected_format)
+    return BrandImageInfo(width=logo.width, height=logo.height, mime_type=FORMAT_MIME[expected_format])
+
+
+def _read_data_uri(uri: str, limits: BrandLimits) -> tuple[bytes, str]:
+    """(raw bytes, the Pillow format they must be) from a data URI, checked before any decoding."""
     match = _DATA_URI.match(uri.strip())
     if not match:
         raise InvalidArgument("wm_image must be a base64 data URI (data:image/png;base64,...)")
@@ -105,7 +129,7 @@ def decode_data_uri(uri: str, limits: BrandLimits) -> Image.Image:
         raise InvalidArgument("wm_image is not valid base64") from exc
     if not raw:
         raise InvalidArgument("wm_image is empty")
-    return open_logo(raw, limits, expected_format)
+    return raw, expected_format
 
 
 def open_logo(raw: bytes, limits: BrandLimits, expected_format: str | None = None) -> Image.Image:

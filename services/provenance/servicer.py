@@ -14,7 +14,7 @@ import numpy as np
 
 from imgen.common.v1 import image_pb2
 from imgen.provenance.v1 import provenance_pb2, provenance_pb2_grpc
-from services.provenance.brand import BrandPlacement
+from services.provenance.brand import BrandPlacement, check_data_uri
 from services.provenance.c2pa_manifest import CreativeWork
 from services.provenance.encode import EncodeRequest
 from services.provenance.finalize import BrandRequest, DeliveredFile, FinalizeRequest, FinalizeResult
@@ -88,6 +88,21 @@ class ProvenanceServicer(provenance_pb2_grpc.ProvenanceServiceServicer):
                 state.registry,
             )
         return to_verify_response(result)
+
+    async def CheckBrandImage(
+        self, request: provenance_pb2.CheckBrandImageRequest, context: Any
+    ) -> provenance_pb2.CheckBrandImageResponse:
+        """Validate a client's logo with Finalize's own code, so the gateway can refuse it at submission.
+
+        Not behind the Finalize slots: the decode is bounded by the brand limits (a few MB,
+        a few megapixels), and a submission should not queue behind whole images being finalized.
+        """
+        info = await asyncio.to_thread(
+            check_data_uri, request.image_data_uri, self.state.finalizer.brand_limits
+        )
+        return provenance_pb2.CheckBrandImageResponse(
+            width=info.width, height=info.height, mime_type=info.mime_type
+        )
 
 
 def to_verify_response(result: VerifyResult) -> provenance_pb2.VerifyResponse:

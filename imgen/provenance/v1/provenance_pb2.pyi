@@ -95,6 +95,22 @@ class FinalizeResponse(_message.Message):
     notes: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, image: _Optional[_Union[_image_pb2.EncodedImage, _Mapping]] = ..., thumbnail: _Optional[_Union[_image_pb2.EncodedImage, _Mapping]] = ..., fingerprint: _Optional[str] = ..., fingerprint_quality: _Optional[int] = ..., watermark_payload: _Optional[str] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class CheckBrandImageRequest(_message.Message):
+    __slots__ = ("image_data_uri",)
+    IMAGE_DATA_URI_FIELD_NUMBER: _ClassVar[int]
+    image_data_uri: str
+    def __init__(self, image_data_uri: _Optional[str] = ...) -> None: ...
+
+class CheckBrandImageResponse(_message.Message):
+    __slots__ = ("width", "height", "mime_type")
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    mime_type: str
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., mime_type: _Optional[str] = ...) -> None: ...
+
 class VerifyRequest(_message.Message):
     __slots__ = ("data", "mime_type")
     DATA_FIELD_NUMBER: _ClassVar[int]

@@ -46,6 +46,11 @@ class ProvenanceServiceStub:
                 request_serializer=imgen_dot_provenance_dot_v1_dot_provenance__pb2.VerifyRequest.SerializeToString,
                 response_deserializer=imgen_dot_provenance_dot_v1_dot_provenance__pb2.VerifyResponse.FromString,
                 _registered_method=True)
+        self.CheckBrandImage = channel.unary_unary(
+                '/imgen.provenance.v1.ProvenanceService/CheckBrandImage',
+                request_serializer=imgen_dot_provenance_dot_v1_dot_provenance__pb2.CheckBrandImageRequest.SerializeToString,
+                response_deserializer=imgen_dot_provenance_dot_v1_dot_provenance__pb2.CheckBrandImageResponse.FromString,
+                _registered_method=True)
 
 
 class ProvenanceServiceServicer:
@@ -70,6 +75,16 @@ class ProvenanceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckBrandImage(self, request, context):
+        """CheckBrandImage validates a client's `wm_image` with the same code Finalize uses
+        (declared type, size, real format, pixel count, full decode), so the gateway can
+        refuse an unusable logo at submission instead of failing the job later.
+        Errors: INVALID_ARGUMENT with a message meant for the client.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProvenanceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -82,6 +97,11 @@ def add_ProvenanceServiceServicer_to_server(servicer, server):
                     servicer.Verify,
                     request_deserializer=imgen_dot_provenance_dot_v1_dot_provenance__pb2.VerifyRequest.FromString,
                     response_serializer=imgen_dot_provenance_dot_v1_dot_provenance__pb2.VerifyResponse.SerializeToString,
+            ),
+            'CheckBrandImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckBrandImage,
+                    request_deserializer=imgen_dot_provenance_dot_v1_dot_provenance__pb2.CheckBrandImageRequest.FromString,
+                    response_serializer=imgen_dot_provenance_dot_v1_dot_provenance__pb2.CheckBrandImageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -140,6 +160,33 @@ class ProvenanceService:
             '/imgen.provenance.v1.ProvenanceService/Verify',
             imgen_dot_provenance_dot_v1_dot_provenance__pb2.VerifyRequest.SerializeToString,
             imgen_dot_provenance_dot_v1_dot_provenance__pb2.VerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckBrandImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imgen.provenance.v1.ProvenanceService/CheckBrandImage',
+            imgen_dot_provenance_dot_v1_dot_provenance__pb2.CheckBrandImageRequest.SerializeToString,
+            imgen_dot_provenance_dot_v1_dot_provenance__pb2.CheckBrandImageResponse.FromString,
             options,
             channel_credentials,
             insecure,
