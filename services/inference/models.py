@@ -321,6 +321,7 @@ class ModelRegistry:
             return list(self._resident)
 
     def _load(self, source: str) -> Any:
+        _quiet_loading_bars()
         location = self.resolve(source)
         folder = Path(location)
         is_folder = folder.is_dir()
@@ -339,3 +340,12 @@ class ModelRegistry:
         pipeline = pipeline.to(self.placement.device)
         pipeline.set_progress_bar_config(disable=True)
         return pipeline
+
+
+def _quiet_loading_bars() -> None:
+    """Turn off diffusers' and transformers' loading bars: they garble JSON log lines."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
