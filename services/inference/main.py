@@ -77,6 +77,12 @@ class Settings(ServiceSettings):
     )
     object_prefix: str = Field("images", description="First part of stored object keys.")
     max_resident_models: int = Field(2, ge=1, description="Pipelines kept loaded at once (LRU).")
+    model_memory_budget_mb: int = Field(
+        0,
+        ge=0,
+        description="Memory the resident pipelines may hold, MiB (weights and buffers on the device; the "
+        "least recently used are evicted past it; 0 = no budget, only max_resident_models).",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="'auto' (CUDA fp16 when available, else CPU fp32), 'cpu' or 'cuda'."
     )
@@ -137,7 +143,10 @@ def build_runtime(settings: Settings) -> InferenceApp:
     runtime = ServiceRuntime("inference", settings)
     store = JobStore(settings.store_url(), table_prefix=settings.table_prefix)
     registry = ModelRegistry(
-        settings.data_dir, placement=choose_device(settings.device), max_resident=settings.max_resident_models
+        settings.data_dir,
+        placement=choose_device(settings.device),
+        max_resident=settings.max_resident_models,
+        memory_budget_bytes=settings.model_memory_budget_mb * 1024 * 1024,
     )
     channels = [
         open_channel(settings.compliance_addr, settings),

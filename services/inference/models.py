@@ -37,6 +37,9 @@ from services.inference.builtin_lora import (
     is_builtin_lora,
 )
 from services.inference.tiny_model import BUILTIN_PREFIX, TINY_MODEL_NAME, ensure_tiny_model
+from services.shared.logging import get_logger
+
+log = get_logger(__name__)
 
 MODEL_INDEX = "model_index.json"
 S3_PREFIX = "s3://"
@@ -242,13 +245,21 @@ class LoadedModel:
     source: str
     pipeline: Any
     placement: DevicePlacement
+    #: Bytes of the pipeline's parameters and buffers on its device (what the budget counts).
+    nbytes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     schedulers: dict[str, Any] = field(default_factory=dict)
     adapters: set[str] = field(default_factory=set)
 
 
 class ModelRegistry:
-    """Resolves model sources to folders and keeps the last few pipelines loaded (LRU)."""
+    """Resolves model sources to folders and keeps recently used pipelines loaded (LRU).
+
+    Two limits bound what stays resident: a count, and a memory budget in bytes (0 = none)
+    measured on the loaded modules, so a GPU holding a few SDXL checkpoints never runs
+    out of memory for the next one. The most recently used pipeline always stays, even
+    alone over budget: evicting it would only force a reload for the job that needs it.
+    """
 
     def __init__(
         self,
@@ -256,13 +267,17 @@ class ModelRegistry:
         *,
         placement: DevicePlacement,
         max_resident: int = 1,
+        memory_budget_bytes: int = 0,
         s3: S3Downloader | None = None,
     ) -> None:
         if max_resident < 1:
             raise ValueError("max_resident must be at least 1")
+        if memory_budget_bytes < 0:
+            raise ValueError("memory_budget_bytes must be 0 (no budget) or positive")
         self.data_dir = data_dir
         self.placement = placement
         self.max_resident = max_resident
+        self.memory_budget_bytes = memory_budget_bytes
         self.s3 = s3 or S3Downloader(data_dir / "cache" / "models")
         self._resident: OrderedDict[str, LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
@@ -307,18 +322,48 @@ class ModelRegistry:
                 loaded = self._resident.get(source)
                 if loaded is not None:
                     return loaded
-            loaded = LoadedModel(source, self._load(source), self.placement)
+            pipeline = self._load(source)
+            loaded = LoadedModel(source, pipeline, self.placement, nbytes=pipeline_nbytes(pipeline))
             with self._lock:
                 self._resident[source] = loaded
-                while len(self._resident) > self.max_resident:
-                    self._resident.popitem(last=False)
+                evicted = self._evict_over_limits()
                 self._loading.pop(source, None)
+            if evicted:
+                log.info("evicted models", sources=evicted, budget_bytes=self.memory_budget_bytes)
+                self._release_device_memory()
         return loaded
 
     def resident(self) -> list[str]:
         """Sources currently loaded, least recently used first."""
         with self._lock:
             return list(self._resident)
+
+    def resident_bytes(self) -> int:
+        """Bytes held by the resident pipelines, as the budget counts them."""
+        with self._lock:
+            return sum(model.nbytes for model in self._resident.values())
+
+    def _evict_over_limits(self) -> list[str]:
+        """Drop least recently used pipelines until both limits hold (caller holds the lock)."""
+        evicted: list[str] = []
+
+        def over() -> bool:
+            if len(self._resident) > self.max_resident:
+                return True
+            total = sum(model.nbytes for model in self._resident.values())
+            return bool(self.memory_budget_bytes) and total > self.memory_budget_bytes
+
+        while len(self._resident) > 1 and over():
+            source, _model = self._resident.popitem(last=False)
+            evicted.append(source)
+        return evicted
+
+    def _release_device_memory(self) -> None:
+        """Give the CUDA caching allocator's freed blocks back so the budget is real."""
+        if self.placement.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
 
     def _load(self, source: str) -> Any:
         _quiet_loading_bars()
@@ -349,3 +394,20 @@ def _quiet_loading_bars() -> None:
 
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
+
+
+def pipeline_nbytes(pipeline: Any) -> int:
+    """Bytes of every parameter and buffer of the pipeline's modules (shared tensors once)."""
+    seen: set[int] = set()
+    total = 0
+    for component in getattr(pipeline, "components", {}).values():
+        tensors = []
+        if hasattr(component, "parameters") and hasattr(component, "buffers"):
+            tensors = [*component.parameters(), *component.buffers()]
+        for tensor in tensors:
+            pointer = tensor.data_ptr()
+            if pointer in seen:
+                continue
+            seen.add(pointer)
+            total += tensor.numel() * tensor.element_size()
+    return total

@@ -4,17 +4,57 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import ParamSpec, TypeVar
 
 import grpc
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from imgen.inference.v1 import inference_pb2, inference_pb2_grpc
 from services.inference.jobs.ids import is_job_id
 from services.inference.jobs.states import IllegalTransition, JobState
 from services.inference.jobs.store import JobNotFound, JobRecord, JobStore
 from services.inference.messages import job_message
-from services.shared.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.shared.errors import DependencyUnavailable, FailedPrecondition, InvalidArgument, NotFound
+from services.shared.logging import get_logger
+
+log = get_logger(__name__)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _is_connection_failure(exc: DBAPIError) -> bool:
+    """An unreachable or restarting database, as opposed to a bug in a query or a broken row.
+
+    ``OperationalError`` is what drivers raise for refused/closed connections (and SQLite
+    for a locked or unopenable file); any other driver error counts only when SQLAlchemy
+    saw the connection die under it.
+    """
+    return isinstance(exc, OperationalError) or exc.connection_invalidated
+
+
+def store_reachable(rpc: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
+    """Answer UNAVAILABLE with :class:`DependencyUnavailable` while the job database is down.
+
+    The service itself is fine then and recovers on its own once the database is back
+    (the engine's pool reconnects), so callers get a retryable error rather than INTERNAL.
+    """
+
+    @functools.wraps(rpc)
+    async def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await rpc(*args, **kwargs)
+        except DBAPIError as exc:
+            if not _is_connection_failure(exc):
+                raise
+            # The driver's message may name hosts; the type is enough to tell outages apart.
+            log.warning("job store unavailable", rpc=rpc.__name__, error=type(exc.orig).__name__)
+            raise DependencyUnavailable("job store") from exc
+
+    return guarded
 
 
 class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
@@ -36,6 +76,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
         self._on_submitted = on_submitted
         self._on_cancelled = on_cancelled
 
+    @store_reachable
     async def SubmitJob(
         self, request: inference_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
     ) -> inference_pb2.SubmitJobResponse:
@@ -54,12 +95,14 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
             self._on_submitted()
         return inference_pb2.SubmitJobResponse(job=await self._message(record))
 
+    @store_reachable
     async def GetJob(
         self, request: inference_pb2.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> inference_pb2.GetJobResponse:
         record = await self._get(request.id)
         return inference_pb2.GetJobResponse(job=await self._message(record))
 
+    @store_reachable
     async def CancelJob(
         self, request: inference_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
     ) -> inference_pb2.CancelJobResponse:
@@ -72,6 +115,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
         self._on_cancelled(request.id)
         return inference_pb2.CancelJobResponse(job=await self._message(record))
 
+    @store_reachable
     async def ListJobs(
         self, request: inference_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
     ) -> inference_pb2.ListJobsResponse:
