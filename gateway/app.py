@@ -99,10 +99,11 @@ class GatewayState:
         )
 
 
-def error_response(status: int, message: str) -> JsonResponse:
-    """The one error shape: ``{"error": message}``."""
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JsonResponse({"error": message}, status_code=status, headers=headers)
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
+    """The one error shape: ``{"error": message}``, with any headers the error carries (e.g. Retry-After)."""
+    merged = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    merged.update(headers or {})
+    return JsonResponse({"error": message}, status_code=status, headers=merged or None)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -271,7 +272,7 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
             response = error_response(exc.status, exc.message)
         except ApiError as exc:
             status = exc.status
-            response = error_response(exc.status, exc.message)
+            response = error_response(exc.status, exc.message, exc.headers)
         except DBAPIError:
             # The key/usage database is unreachable (restart, failover): a retryable 503, not a 500.
             status = 503
@@ -300,7 +301,7 @@ def create_app(settings: Settings, store: KeyStore | None = None) -> Starlette:
             assert state.upstreams is not None, "lifespan not started"
             return await serve_file(request, state.upstreams, settings.file_stream_timeout_s)
         except ApiError as exc:
-            return error_response(exc.status, exc.message)
+            return error_response(exc.status, exc.message, exc.headers)
         except Exception:
             log.exception("unhandled error serving a file")
             return error_response(500, "Internal error")

@@ -50,8 +50,10 @@ def store_reachable(rpc: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[
         except DBAPIError as exc:
             if not _is_connection_failure(exc):
                 raise
-            # The driver's message may name hosts; the type is enough to tell outages apart.
-            log.warning("job store unavailable", rpc=rpc.__name__, error=type(exc.orig).__name__)
+            # The driver's own message (never the URL, so no password) tells operators why.
+            log.warning(
+                "job store unavailable", rpc=rpc.__name__, error=type(exc.orig).__name__, detail=str(exc.orig)
+            )
             raise DependencyUnavailable("job store") from exc
 
     return guarded

@@ -20,6 +20,10 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
 
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        """Machine-readable facts sent beside the status, for callers that act on more than the code."""
+        return ()
+
 
 class InvalidArgument(DomainError):
     """The request is malformed or names something that does not exist in the catalog."""
@@ -49,6 +53,34 @@ class Unavailable(DomainError):
     """A dependency (LLM endpoint, object store, database) could not be reached."""
 
     code = grpc.StatusCode.UNAVAILABLE
+
+
+#: Trailing metadata keys of :class:`DependencyUnavailable` (read by the gateway's error mapping).
+UNAVAILABLE_KIND_KEY = "imgen-unavailable"
+DEPENDENCY_KIND = "dependency"
+DEPENDENCY_KEY = "imgen-dependency"
+RETRY_AFTER_KEY = "retry-after-s"
+
+
+class DependencyUnavailable(Unavailable):
+    """The service is up but a store it needs is not (its database restarting, say).
+
+    Plain UNAVAILABLE also means "the service itself cannot be reached", which callers
+    treat as an upstream failure; the trailing metadata tells them apart, so a caller can
+    answer "temporarily unavailable, retry after N seconds" instead.
+    """
+
+    def __init__(self, dependency: str, *, retry_after_s: int = 2) -> None:
+        super().__init__(f"{dependency} unavailable")
+        self.dependency = dependency
+        self.retry_after_s = retry_after_s
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        return (
+            (UNAVAILABLE_KIND_KEY, DEPENDENCY_KIND),
+            (DEPENDENCY_KEY, self.dependency),
+            (RETRY_AFTER_KEY, str(self.retry_after_s)),
+        )
 
 
 class ResourceExhausted(DomainError):

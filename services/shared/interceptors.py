@@ -24,7 +24,8 @@ log = get_logger(__name__)
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every unary and server-streaming handler.
 
-    A :class:`DomainError` becomes its status code with its message; any other
+    A :class:`DomainError` becomes its status code with its message and its trailing
+    metadata (:class:`DependencyUnavailable` says so there); any other
     exception is logged with its stack and becomes INTERNAL with a generic message.
     Every call is counted and timed, logs under the caller's request id, and, while
     tracing is on, is a SERVER span joined to the caller's trace.
@@ -65,7 +66,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     return await behaviour(request, context)
                 except DomainError as exc:
                     code = exc.code
-                    await context.abort(exc.code, exc.message)
+                    await context.abort(exc.code, exc.message, exc.trailing_metadata())
                 except grpc.aio.AbortError:
                     code = context.code() or grpc.StatusCode.UNKNOWN
                     raise
@@ -88,7 +89,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                         yield item
                 except DomainError as exc:
                     code = exc.code
-                    await context.abort(exc.code, exc.message)
+                    await context.abort(exc.code, exc.message, exc.trailing_metadata())
                 except grpc.aio.AbortError:
                     code = context.code() or grpc.StatusCode.UNKNOWN
                     raise
