@@ -141,6 +141,6 @@ async def test_unreachable_service_through_a_real_channel_stays_502() -> None:
 def test_error_response_carries_the_errors_headers() -> None:
     from gateway.app import error_response
 
-    response = error_response(503, "Service temporarily unavailable: job store unreachable", {"Retry-After": "2"})
+    response = error_response(503, "Service temporarily unavailable", {"Retry-After": "2"})
     assert response.status_code == 503 and response.headers["retry-after"] == "2"
     assert error_response(401, "Unauthorized").headers["www-authenticate"] == "Bearer"
