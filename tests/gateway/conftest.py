@@ -9,6 +9,7 @@ from the session ``mesh`` fixture in ``tests/conftest.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,39 @@ class InProcessGateway:
         return await self.client.post("/api/v2", json=body, headers=headers, **kwargs)
 
 
+@contextlib.asynccontextmanager
+async def in_process_gateway(
+    settings: Settings,
+    compliance: ScriptedCompliance,
+    inference: ScriptedInference,
+    tasks: list[asyncio.Task[None]],
+    key_name: str,
+) -> AsyncIterator[InProcessGateway]:
+    """The gateway app in process over ``settings``' upstreams, with one API key; stops ``tasks`` after."""
+    store = KeyStore(settings.resolved_database_url())
+    _record, api_key = store.create(key_name)
+    app = create_app(settings, store)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+                yield InProcessGateway(
+                    client=client,
+                    api_key=api_key,
+                    store=store,
+                    settings=settings,
+                    compliance=compliance,
+                    inference=inference,
+                    storage_addr=settings.storage_addr,
+                    app=app,
+                )
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        store.close()
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def gateway_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InProcessGateway]:
     """Started once per module (tests there run on the module's event loop)."""
@@ -119,28 +153,8 @@ async def gateway_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         usage_flush_interval_s=0.05,
         key_cache_ttl_s=0.1,
     )
-    store = KeyStore(settings.resolved_database_url())
-    _record, api_key = store.create("tests")
-    app = create_app(settings, store)
-    try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-                yield InProcessGateway(
-                    client=client,
-                    api_key=api_key,
-                    store=store,
-                    settings=settings,
-                    compliance=compliance,
-                    inference=inference,
-                    storage_addr=settings.storage_addr,
-                    app=app,
-                )
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        store.close()
+    async with in_process_gateway(settings, compliance, inference, tasks, "tests") as gateway:
+        yield gateway
 
 
 @pytest.fixture

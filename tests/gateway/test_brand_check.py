@@ -7,15 +7,11 @@ so "no job created" is read straight off what inference received.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 import pytest_asyncio
 
-from gateway.app import create_app
-from gateway.keys import KeyStore
 from gateway.main import Settings
 from imgen.compliance.v1 import compliance_pb2, compliance_pb2_grpc
 from imgen.inference.v1 import inference_pb2, inference_pb2_grpc
@@ -23,7 +19,7 @@ from imgen.provenance.v1 import provenance_pb2
 from services.shared.server import ServiceRuntime, service_name
 from tests.provenance.test_check_brand import HOSTILE_LOGOS, as_data_uri, small_png
 
-from .conftest import BASE_URL, InProcessGateway, _DoubleSettings, start_runtime
+from .conftest import InProcessGateway, _DoubleSettings, in_process_gateway, start_runtime
 from .doubles import ScriptedCompliance, ScriptedInference
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -70,28 +66,8 @@ async def branded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InP
         inference_addr=doubles_addr,
         request_timeout_s=10,
     )
-    store = KeyStore(settings.resolved_database_url())
-    _record, api_key = store.create("brand-check")
-    app = create_app(settings, store)
-    try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-                yield InProcessGateway(
-                    client=client,
-                    api_key=api_key,
-                    store=store,
-                    settings=settings,
-                    compliance=compliance,
-                    inference=inference,
-                    storage_addr=settings.storage_addr,
-                    app=app,
-                )
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        store.close()
+    async with in_process_gateway(settings, compliance, inference, tasks, "brand-check") as gateway:
+        yield gateway
 
 
 def generate(wm_image: str) -> dict[str, str]:
