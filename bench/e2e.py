@@ -17,9 +17,13 @@ be rounded up to the next poll and the overhead could not be seen (``--poll=3`` 
 spec's own interval). The bare post-processing is what a hand-written script would do
 per image: imwatermark dwtDctSvd embed, Pillow JPEG q95, pdqhash, a 256 px thumbnail in
 JPEG; C2PA signing (2–5 ms) is left out of it, which makes the overhead figure pessimistic.
-Per-stage figures (prompt build and review, denoise, image review, finalize per format,
-store, presign) come from ``bench prompt``, ``bench compliance``, ``bench inference``,
-``bench provenance`` and ``bench storage``.
+The overhead is split per stage within the same run: every process of the mesh serves
+its Prometheus metrics, scraped before and after the sequential images, and the mean
+of each stage's own histogram over those images (gateway ``generate``, prompt build and
+review, queue wait, denoise, image review, finalize, store, completion, ``status``
+polls) is printed beside its bare counterpart. Per-stage figures with their own
+baselines (finalize per format, presign, ...) come from ``bench prompt``, ``bench
+compliance``, ``bench inference``, ``bench provenance`` and ``bench storage``.
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ import multiprocessing
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench._metrics import Histograms, mean_between, scrape_all
 from imgen.client import AsyncImgenClient, PollPolicy
-from imgen.mesh import MeshConfig, running_mesh
+from imgen.mesh import GRPC_SERVICES, Mesh, MeshConfig, free_port, running_mesh
 
 TINY_SOURCE = "builtin:tiny-sdxl"
 
@@ -118,8 +124,17 @@ class BareBaseline:
         return buffer.getvalue()
 
 
-def _bare_process(connection: Any, data_dir: Path, width: int, height: int) -> None:
-    """The baseline's own process: a bare script holding the pipeline, timing what it is asked to."""
+def _bare_process(connection: Any, data_dir: Path, width: int, height: int, retain: bool) -> None:
+    """The baseline's own process: a bare script holding the pipeline, timing what it is asked to.
+
+    ``retain`` applies the worker's allocator setting first (``inference.retain_freed_memory``),
+    which makes the same ``pipe(...)`` faster; with it, the floor is the one the worker
+    itself could reach, and what remains of the overhead is the service's own cost.
+    """
+    if retain:
+        from services.shared.allocator import retain_freed_memory
+
+        retain_freed_memory()
     bare = BareBaseline(data_dir, width, height)
     bare.post_process(bare.denoise(0))  # warm-up
     connection.send(bare.steps)
@@ -139,10 +154,10 @@ class BareProcess:
     service; a separate process compares like with like (the worker is one too).
     """
 
-    def __init__(self, data_dir: Path, width: int, height: int) -> None:
+    def __init__(self, data_dir: Path, width: int, height: int, *, retain: bool = False) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_bare_process, args=(child, data_dir, width, height))
+        self.process = context.Process(target=_bare_process, args=(child, data_dir, width, height, retain))
         self.process.start()
         self.steps = int(self.connection.recv())
 
@@ -179,10 +194,113 @@ async def drive(
     return [latency for run in runs for latency in run], wall
 
 
+def metrics_urls(mesh: Mesh) -> dict[str, str]:
+    """Each process's ``/metrics`` (the gateway serves its own on the API port)."""
+    host = mesh.config.host
+    urls = {name: f"http://{host}:{port}/metrics" for name, port in mesh.config.metrics_ports.items()}
+    urls["gateway"] = f"{mesh.base_url}/metrics"
+    return urls
+
+
+#: (label, process, metric, labels): the stages of one image in the order a job meets them.
+STAGES: tuple[tuple[str, str, str, dict[str, str]], ...] = (
+    ("gateway generate (HTTP, whole)", "gateway", "imgen_gateway_request_seconds", {"action": "generate"}),
+    ("  BuildPrompt (prompt service)", "prompt", "imgen_grpc_request_seconds", {"method": "BuildPrompt"}),
+    ("  ReviewPrompt (compliance)", "compliance", "imgen_grpc_request_seconds", {"method": "ReviewPrompt"}),
+    ("  Submit (inference)", "inference", "imgen_grpc_request_seconds", {"method": "Submit"}),
+    ("queue wait (submit -> claim)", "inference", "imgen_job_queue_wait_seconds", {}),
+    ("denoise (worker)", "inference", "imgen_job_stage_seconds", {"stage": "denoise"}),
+    ("review (worker)", "inference", "imgen_job_stage_seconds", {"stage": "review"}),
+    ("  ReviewImage (compliance)", "compliance", "imgen_grpc_request_seconds", {"method": "ReviewImage"}),
+    ("finalize (worker)", "inference", "imgen_job_stage_seconds", {"stage": "finalize"}),
+    ("  Finalize (provenance)", "provenance", "imgen_grpc_request_seconds", {"method": "Finalize"}),
+    ("store (worker, 2 PUTs)", "inference", "imgen_job_stage_seconds", {"stage": "store"}),
+    ("complete (job row written)", "inference", "imgen_job_stage_seconds", {"stage": "complete"}),
+    ("gateway status poll (each)", "gateway", "imgen_gateway_request_seconds", {"action": "status"}),
+)
+#: Stages a job passes through in sequence (nested rows, marked by indent, are parts of one).
+TOP_LEVEL = ("gateway generate", "queue wait", "denoise", "review (", "finalize (", "store (", "complete")
+
+
+def print_breakdown(
+    before: dict[str, Histograms],
+    after: dict[str, Histograms],
+    images: int,
+    bare_denoise_ms: float,
+    tuned_denoise_ms: float,
+    bare_post_ms: float,
+    latency_ms: float,
+) -> None:
+    """Mean time per image of each stage over the sequential images, beside its bare floor."""
+    print(f"per stage, mean over the {images} sequential images (each process's own histograms):")
+    in_sequence = denoise_ms = 0.0
+    for label, process, metric, labels in STAGES:
+        mean = mean_between(before.get(process, {}), after.get(process, {}), metric, **labels)
+        if mean is None:
+            print(f"  {label:<40} {'not seen':>9}")
+            continue
+        ms = mean.seconds * 1000
+        extra = f"   x{mean.count / images:.1f} per image" if mean.count != images else ""
+        if label.startswith("denoise"):
+            denoise_ms = ms
+            extra += (
+                f"   | bare pipe(...) {bare_denoise_ms:.1f} ms, x{ms / bare_denoise_ms:.3f}; "
+                f"with the allocator setting {tuned_denoise_ms:.1f} ms, x{ms / tuned_denoise_ms:.3f}"
+            )
+        print(f"  {label:<40} {ms:>9.1f} ms{extra}")
+        if label.startswith(TOP_LEVEL):
+            in_sequence += ms
+    print(f"  {'sum of the stages in sequence':<40} {in_sequence:>9.1f} ms")
+    print(f"  {'client latency - that sum (polling, HTTP)':<40} {latency_ms - in_sequence:>9.1f} ms")
+    print(
+        f"  {'everything but the denoise':<40} {latency_ms - denoise_ms:>9.1f} ms"
+        f"   | bare post-processing {bare_post_ms:.1f} ms, x{(latency_ms - denoise_ms) / bare_post_ms:.2f}"
+    )
+
+
+@dataclass
+class Floor:
+    """One bare baseline's per-image timings, in the order the images ran."""
+
+    denoise_s: list[float]
+    post_s: list[float]
+
+    def totals_ms(self) -> list[float]:
+        return [(d + q) * 1000 for d, q in zip(self.denoise_s, self.post_s, strict=True)]
+
+    def median_ms(self) -> float:
+        return statistics.median(self.denoise_s) * 1000 + statistics.median(self.post_s) * 1000
+
+
+def paired_overhead_ms(latencies_s: list[float], floor: Floor) -> float:
+    """Median over images of (mesh latency − the bare floor measured right after it)."""
+    return statistics.median(
+        latency * 1000 - total for latency, total in zip(latencies_s, floor.totals_ms(), strict=True)
+    )
+
+
+def print_overheads(sequential: list[float], plain: Floor, tuned: Floor) -> None:
+    latency_ms = statistics.median(sequential) * 1000
+    row("latency p50, 1 client", latency_ms, "bare pipe + bare post-processing", plain.median_ms(), "ms")
+    print(
+        f"{'service overhead p50 (target <= 40 ms)':<42} {paired_overhead_ms(sequential, plain):>9.1f} ms"
+        "    | median of (latency - bare floor) per image"
+    )
+    print(
+        f"{'  same, floor with the worker allocator':<42} {paired_overhead_ms(sequential, tuned):>9.1f} ms"
+        "    | bare script with retain_freed_memory too"
+    )
+    for label, floor in (("bare", plain), ("bare + allocator setting", tuned)):
+        print(f"{f'  {label}: pipe(...) p50':<42} {statistics.median(floor.denoise_s) * 1000:>9.1f} ms")
+        print(f"{f'  {label}: post-processing p50':<42} {statistics.median(floor.post_s) * 1000:>9.1f} ms")
+        print(f"{f'  {label}: floors, ms':<42} {', '.join(f'{v:.0f}' for v in floor.totals_ms())}")
+    print(f"{'  mesh latencies, ms':<42} {', '.join(f'{v * 1000:.0f}' for v in sequential)}")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench e2e")
     parser.add_argument("--clients", type=int, default=2, help="concurrent clients in the throughput run")
-    parser.add_argument("--images", type=int, default=3, help="images per client (and sequential images)")
+    parser.add_argument("--images", type=int, default=5, help="images per client (and sequential images)")
     parser.add_argument("--poll", type=float, default=0.05, help="poll interval, seconds (spec: 3)")
     parser.add_argument("--width", type=int, default=1344)
     parser.add_argument("--height", type=int, default=768)
@@ -191,19 +309,27 @@ def main(argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="imgen-bench-e2e-") as root:
         data_dir = Path(root) / "data"
-        with running_mesh(MeshConfig.ephemeral(data_dir), timeout=300) as mesh:
+        config = MeshConfig.ephemeral(data_dir)
+        config.metrics_ports = {name: free_port() for name in GRPC_SERVICES}
+        with running_mesh(config, timeout=300) as mesh:
             asyncio.run(drive(mesh.api_url, mesh.api_key, 1, 1, poll, 0))  # warm-up: model, caches
             bare = BareProcess(data_dir, args.width, args.height)
-            # Interleaved, one image through the mesh then one bare, so both see the same
-            # machine load (a shared machine drifts more than the overhead we look for).
+            tuned_bare = BareProcess(data_dir, args.width, args.height, retain=True)
+            urls = metrics_urls(mesh)
+            before = scrape_all(urls)
+            # Interleaved: one image through the mesh, then one by each bare script, so all
+            # three see the same machine load (a shared machine drifts more than the overhead).
             sequential: list[float] = []
-            denoise_s, post_s = [], []
+            plain, tuned = Floor([], []), Floor([], [])
             for index in range(args.images):
                 latencies, _ = asyncio.run(drive(mesh.api_url, mesh.api_key, 1, 1, poll, 10 + index))
                 sequential.extend(latencies)
-                denoised, posted = bare.image(index)
-                denoise_s.append(denoised)
-                post_s.append(posted)
+                for script, floor in ((bare, plain), (tuned_bare, tuned)):
+                    denoised, posted = script.image(index)
+                    floor.denoise_s.append(denoised)
+                    floor.post_s.append(posted)
+            after = scrape_all(urls)
+            tuned_bare.close()
             concurrent, wall = asyncio.run(
                 drive(mesh.api_url, mesh.api_key, args.clients, args.images, poll, 100)
             )
@@ -213,21 +339,22 @@ def main(argv: list[str]) -> int:
             bare.close()
             bare_ips = args.clients * args.images / (time.perf_counter() - loop_started)
 
-    floor_ms = (statistics.median(denoise_s) + statistics.median(post_s)) * 1000
-    latency_ms = statistics.median(sequential) * 1000
+    floor_ms = plain.median_ms()
     print(
         f"tiny model {args.width}x{args.height}, {bare.steps} steps, jpeg q95, poll every {args.poll}s, "
         f"{args.images} sequential images, {args.clients} clients x {args.images} images"
     )
     print(f"{'measure':<42} {'value':>15} | {'baseline':<34} {'value':>15} | ratio")
-    row("latency p50, 1 client", latency_ms, "bare pipe + bare post-processing", floor_ms, "ms")
-    overhead = latency_ms - floor_ms
-    print(f"{'service overhead p50 (target <= 40 ms)':<42} {overhead:>9.1f} ms    | latency p50 - floor")
-    print(f"{'  of which bare pipe(...) p50':<42} {statistics.median(denoise_s) * 1000:>9.1f} ms")
-    print(f"{'  of which bare post-processing p50':<42} {statistics.median(post_s) * 1000:>9.1f} ms")
-    print(f"{'  mesh latencies, ms':<42} {', '.join(f'{v * 1000:.0f}' for v in sequential)}")
-    floors = [(d + q) * 1000 for d, q in zip(denoise_s, post_s, strict=True)]
-    print(f"{'  bare floors, ms':<42} {', '.join(f'{v:.0f}' for v in floors)}")
+    print_overheads(sequential, plain, tuned)
+    print_breakdown(
+        before,
+        after,
+        args.images,
+        statistics.median(plain.denoise_s) * 1000,
+        statistics.median(tuned.denoise_s) * 1000,
+        statistics.median(plain.post_s) * 1000,
+        statistics.mean(sequential) * 1000,
+    )
     for label, fraction in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
         row(
             f"latency {label}, {args.clients} clients",

@@ -19,6 +19,7 @@ from services.inference.models import ModelRegistry, choose_device
 from services.inference.servicer import InferenceServicer
 from services.inference.tiny_model import BUILTIN_PREFIX, TINY_MODEL_NAME
 from services.inference.worker import Upstreams, Worker, WorkerConfig, new_worker_id
+from services.shared.allocator import retain_freed_memory
 from services.shared.channels import open_channel
 from services.shared.logging import get_logger
 from services.shared.metrics import track_queue_depth
@@ -94,6 +95,12 @@ class Settings(ServiceSettings):
     upstream_attempts: int = Field(3, ge=1, description="Tries per compliance/provenance/storage call.")
     upstream_backoff_s: float = Field(0.5, ge=0, description="First retry delay of upstream calls; doubles.")
     torch_threads: int = Field(0, ge=0, description="torch intra-op threads on CPU; 0 keeps torch's default.")
+    retain_freed_memory: bool = Field(
+        True,
+        description="Worker processes keep freed heap memory for the next job instead of returning it to "
+        "the kernel (glibc only): no page faults on the activations of every denoise step, a faster CPU denoise "
+        "CPU, at the price of keeping the peak heap. Not applied in the API role.",
+    )
 
     def store_url(self) -> str:
         """The job store's URL with the SQLite default filled in."""
@@ -237,5 +244,7 @@ def build_runtime(settings: Settings) -> InferenceApp:
 
 async def serve(settings: Settings) -> None:
     """Run the inference service until SIGTERM/SIGINT."""
+    if settings.retain_freed_memory and settings.worker_loops:
+        retain_freed_memory()
     app = build_runtime(settings)
     await app.runtime.run(settings.service_names())

@@ -47,6 +47,7 @@ from services.inference.jobs.states import IllegalTransition
 from services.inference.jobs.store import COMPLIANCE_SAFE, COMPLIANCE_UNSAFE, JobRecord, JobStore, LeaseLost
 from services.inference.models import ModelRegistry, ModelUnavailable
 from services.shared.logging import get_logger
+from services.shared.metrics import JOB_QUEUE_WAIT_SECONDS
 from services.shared.stages import job_stage
 
 log = get_logger(__name__)
@@ -66,6 +67,16 @@ RETRYABLE_CODES = frozenset(
 CANCELLED = "cancelled"
 TIMED_OUT = "timed_out"
 LEASE_LOST = "lease_lost"
+
+
+def observe_queue_wait(record: JobRecord) -> None:
+    """Record how long a freshly claimed job waited in the queue (first attempts only).
+
+    A retried job's ``started_at`` is its first start, so only the first claim measures
+    the queue; both timestamps come from the store's clock.
+    """
+    if record.attempts == 1 and record.started_at is not None:
+        JOB_QUEUE_WAIT_SECONDS.observe(max(0.0, (record.started_at - record.created_at).total_seconds()))
 
 
 def new_worker_id(index: int = 0) -> str:
@@ -223,6 +234,7 @@ class Worker:
         if record is None:
             self._slots.release()
             return False
+        observe_queue_wait(record)
         control = JobControl(record.id, deadline=time.monotonic() + self.config.job_timeout_s)
         self.running[record.id] = control
         heartbeat = asyncio.create_task(self._heartbeat(control))
@@ -428,15 +440,16 @@ class Worker:
             notes=[*spec.prompt.notes, *finalized.notes],
         )
         control.check()
-        await asyncio.to_thread(
-            self.store.complete,
-            record.id,
-            self.worker_id,
-            result=result.SerializeToString(),
-            compliance=COMPLIANCE_SAFE,
-            image_verdict=verdict.SerializeToString(),
-            progress=(control.step, control.total_steps),
-        )
+        with job_stage("complete", spec.traceparent):
+            await asyncio.to_thread(
+                self.store.complete,
+                record.id,
+                self.worker_id,
+                result=result.SerializeToString(),
+                compliance=COMPLIANCE_SAFE,
+                image_verdict=verdict.SerializeToString(),
+                progress=(control.step, control.total_steps),
+            )
         return "completed"
 
     async def _upstream(self, what: str, control: JobControl, call: Callable[[], Awaitable[T]]) -> T:

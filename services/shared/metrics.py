@@ -34,9 +34,14 @@ JOB_QUEUE_DEPTH = Gauge(
 )
 JOB_STAGE_SECONDS = Histogram(
     "imgen_job_stage_seconds",
-    "Time a job spends in one stage of the worker (denoise, review, finalize, store), by outcome.",
+    "Time a job spends in one stage of the worker (denoise, review, finalize, store, complete), by outcome.",
     ["stage", "outcome"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+JOB_QUEUE_WAIT_SECONDS = Histogram(
+    "imgen_job_queue_wait_seconds",
+    "Time from a job's submission to its first claim by a worker (a retried job is not counted again).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
 )
 
 

@@ -1,6 +1,6 @@
 """Time one stage of a job in metrics and traces at once.
 
-The worker names its stages (denoise, review, finalize, store); each becomes an
+The worker names its stages (denoise, review, finalize, store, complete); each becomes an
 observation of ``imgen_job_stage_seconds{stage, outcome}`` and, while tracing is on, a
 span of the job's trace, so a dashboard and a trace view agree on where time went.
 """
