@@ -98,8 +98,8 @@ class Settings(ServiceSettings):
     retain_freed_memory: bool = Field(
         True,
         description="Worker processes keep freed heap memory for the next job instead of returning it to "
-        "the kernel (glibc only): no page faults on the activations of every denoise step, a faster CPU denoise "
-        "CPU, at the price of keeping the peak heap. Not applied in the API role.",
+        "the kernel (glibc only): no page faults on the activations of every denoise step, so a CPU denoise "
+        "runs faster, at the price of keeping the peak heap. Not applied in the API role.",
     )
 
     def store_url(self) -> str:
