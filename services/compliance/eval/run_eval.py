@@ -1,16 +1,21 @@
-"""Precision and recall of the prompt stage per category on the labelled prompt set.
+"""Precision and recall of the prompt stage per category, on the tuning set and a held-out set.
 
-Usage: ``python -m services.compliance.eval.run_eval [--policy FILE] [--prompts FILE] [--lexicon-only]``.
-Labels are the categories a prompt should *flag* (blocking or not), so the numbers
-measure the detectors, independent of any model's policy. Besides the per-category
-table it prints the overall recall on unsafe prompts (every expected (prompt, category)
-pair counts once) and the false-positive rate on the safe set (a safe prompt that flags
-anything at all is a false positive).
+Usage: ``python -m services.compliance.eval.run_eval [--split tuning|holdout|all] [--policy FILE]
+[--prompts FILE] [--lexicon-only]``. Labels are the categories a prompt should *flag* (blocking
+or not), so the numbers measure the detectors, independent of any model's policy. For each split
+it prints the per-category table, the overall recall on unsafe prompts (every expected (prompt,
+category) pair counts once), the false-positive rate on the safe prompts (a safe prompt that
+flags anything at all is a false positive), minors recall, and the misjudged prompts.
+
+The splits are kept apart because the semantic thresholds were tuned on ``prompts.yaml``
+(``tuning``): its numbers say the tuning worked, only ``holdout.yaml`` says how well it
+generalises. Pooling them would let the optimistic set hide the honest one's misses.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +29,9 @@ from services.compliance.review import ComplianceEngine
 from services.compliance.semantic import SemanticPromptDetector, semantic_rules
 
 DEFAULT_PROMPTS = Path(__file__).with_name("prompts.yaml")
+HOLDOUT_PROMPTS = Path(__file__).with_name("holdout.yaml")
+#: The labelled sets by split name: ``tuning`` is what the thresholds were fitted on.
+SPLITS: dict[str, Path] = {"tuning": DEFAULT_PROMPTS, "holdout": HOLDOUT_PROMPTS}
 #: A model key no policy names, so every category keeps its default action.
 EVAL_MODEL = "eval"
 
@@ -80,26 +88,32 @@ def prompt_texts(item: dict[str, str]) -> list[PromptText]:
     return texts + [PromptText(source, item[source]) for source in ("character", "style") if source in item]
 
 
-def evaluate(
-    prompts_path: Path = DEFAULT_PROMPTS, policy_path: Path | None = None, semantic: bool = True
-) -> EvalResult:
-    """Run the prompt stage (lexicon, and the semantic stage unless told not to) over every prompt."""
+def build_engine(policy_path: Path | None = None, semantic: bool = True) -> ComplianceEngine:
+    """The prompt stage the service runs: lexicon, plus the semantic stage unless told not to.
+
+    Built once per run and shared by the splits, so every split is judged by the same engine
+    (and MiniLM's import is paid once).
+    """
     policy = load_policy(policy_path)
     detector = None
     if semantic and (rules := semantic_rules(policy)):
         detector = SemanticPromptDetector(models.sentence_model(1), rules)
-    engine = ComplianceEngine(policy, ImageReviewer([]), semantic=detector)
-    result = EvalResult({c.id: Score() for c in policy.categories}, [])
+    return ComplianceEngine(policy, ImageReviewer([]), semantic=detector)
+
+
+def score(engine: ComplianceEngine, prompts_path: Path) -> EvalResult:
+    """Review every prompt of one labelled set and count what the engine got right."""
+    result = EvalResult({c.id: Score() for c in engine.categories}, [])
     for item in yaml.safe_load(prompts_path.read_text(encoding="utf-8"))["prompts"]:
         expected = set(item.get("expect") or [])
         got = {f.category_id for f in engine.review_prompt(EVAL_MODEL, prompt_texts(item)).findings}
-        for category, score in result.scores.items():
+        for category, counts in result.scores.items():
             if category in expected and category in got:
-                score.true_positive += 1
+                counts.true_positive += 1
             elif category in got:
-                score.false_positive += 1
+                counts.false_positive += 1
             elif category in expected:
-                score.false_negative += 1
+                counts.false_negative += 1
         if not expected:
             result.safe_prompts += 1
             result.safe_flagged += bool(got)
@@ -108,27 +122,67 @@ def evaluate(
     return result
 
 
+def evaluate(
+    prompts_path: Path = DEFAULT_PROMPTS, policy_path: Path | None = None, semantic: bool = True
+) -> EvalResult:
+    """Run the prompt stage (lexicon, and the semantic stage unless told not to) over every prompt."""
+    return score(build_engine(policy_path, semantic), prompts_path)
+
+
+def evaluate_splits(
+    splits: Iterable[str] = SPLITS, policy_path: Path | None = None, semantic: bool = True
+) -> dict[str, EvalResult]:
+    """One result per named split (see ``SPLITS``), all from one engine."""
+    engine = build_engine(policy_path, semantic)
+    return {name: score(engine, SPLITS[name]) for name in splits}
+
+
+def target_lines(result: EvalResult) -> list[str]:
+    """The three target lines, each marked ``ok`` or ``MISSED`` so a miss cannot be overlooked."""
+
+    def mark(met: bool) -> str:
+        return "ok" if met else "MISSED"
+
+    minors = result.scores["minors"].recall
+    return [
+        f"unsafe recall (all categories): {result.unsafe_recall:.3f} "
+        f"(target >= {TARGET_UNSAFE_RECALL}) {mark(result.unsafe_recall >= TARGET_UNSAFE_RECALL)}",
+        f"safe-set false positives: {result.safe_flagged}/{result.safe_prompts} = {result.safe_fp_rate:.3f} "
+        f"(target <= {TARGET_SAFE_FP_RATE}) {mark(result.safe_fp_rate <= TARGET_SAFE_FP_RATE)}",
+        f"minors recall: {minors:.3f} (target {TARGET_MINORS_RECALL}) {mark(minors >= TARGET_MINORS_RECALL)}",
+    ]
+
+
+def report(name: str, result: EvalResult) -> str:
+    """One split's table, target lines and misjudged prompts, as printed by ``main``."""
+    lines = [f"== {name} ==", f"{'category':<16}{'precision':>10}{'recall':>8}{'tp':>5}{'fp':>5}{'fn':>5}"]
+    for category, counts in result.scores.items():
+        lines.append(
+            f"{category:<16}{counts.precision:>10.2f}{counts.recall:>8.2f}"
+            f"{counts.true_positive:>5}{counts.false_positive:>5}{counts.false_negative:>5}"
+        )
+    lines += target_lines(result)
+    lines += [
+        f"MISJUDGED ({name}): expected {sorted(expected)} got {sorted(got)}: {text!r}"
+        for text, expected, got in result.mistakes
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", type=Path, default=DEFAULT_PROMPTS)
+    parser.add_argument("--split", choices=[*SPLITS, "all"], default="all", help="which labelled set(s)")
+    parser.add_argument("--prompts", type=Path, default=None, help="score this file instead of a split")
     parser.add_argument("--policy", type=Path, default=None)
     parser.add_argument("--lexicon-only", action="store_true", help="leave the semantic stage out")
     args = parser.parse_args()
-    result = evaluate(args.prompts, args.policy, semantic=not args.lexicon_only)
-    print(f"{'category':<16}{'precision':>10}{'recall':>8}{'tp':>5}{'fp':>5}{'fn':>5}")
-    for category, score in result.scores.items():
-        print(
-            f"{category:<16}{score.precision:>10.2f}{score.recall:>8.2f}"
-            f"{score.true_positive:>5}{score.false_positive:>5}{score.false_negative:>5}"
-        )
-    print(
-        f"unsafe recall (all categories): {result.unsafe_recall:.3f} (target >= {TARGET_UNSAFE_RECALL})\n"
-        f"safe-set false positives: {result.safe_flagged}/{result.safe_prompts} = "
-        f"{result.safe_fp_rate:.3f} (target <= {TARGET_SAFE_FP_RATE})\n"
-        f"minors recall: {result.scores['minors'].recall:.3f} (target {TARGET_MINORS_RECALL})"
-    )
-    for text, expected, got in result.mistakes:
-        print(f"MISJUDGED: expected {sorted(expected)} got {sorted(got)}: {text!r}")
+    semantic = not args.lexicon_only
+    if args.prompts is not None:
+        results = {str(args.prompts): evaluate(args.prompts, args.policy, semantic=semantic)}
+    else:
+        splits = list(SPLITS) if args.split == "all" else [args.split]
+        results = evaluate_splits(splits, args.policy, semantic=semantic)
+    print("\n\n".join(report(name, result) for name, result in results.items()))
 
 
 if __name__ == "__main__":
