@@ -182,6 +182,23 @@ def _abandon(task: asyncio.Task[None]) -> None:
     task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
+async def _watch_or_withdraw(ctx: ActionContext, job_id: str, request: GenerateRequest) -> None:
+    """Persist the job's webhook; if that fails, cancel the job before the error reaches the client.
+
+    A client told "error" retries; without the cancel, the first job would still run and its
+    result would reach no webhook, while the retry ran a second, duplicate job.
+    """
+    assert ctx.webhooks is not None
+    try:
+        await ctx.webhooks.watch(job_id, ctx.key.id, request.webhook, request.webhook_events)
+    except BaseException:
+        try:
+            await ctx.upstreams.inference.CancelJob(inference_pb2.CancelJobRequest(id=job_id))
+        except grpc.RpcError as exc:
+            log.error("job left queued without its webhook", job_id=job_id, code=exc.code().name)
+        raise
+
+
 async def generate(ctx: ActionContext, body: Body) -> dict[str, Any]:
     """``generate``: check the logo while the prompt is built, review the prompt, queue the job."""
     request = normalize_generate(body, ctx.limits)
@@ -216,7 +233,7 @@ async def generate(ctx: ActionContext, body: Body) -> dict[str, Any]:
         raise from_rpc_error(_logged(exc, "ReviewPrompt/SubmitJob"), failure=GENERATION_FAILED) from None
     job = submitted.job
     if request.webhook and ctx.webhooks is not None:
-        await ctx.webhooks.watch(job.id, ctx.key.id, request.webhook, request.webhook_events)
+        await _watch_or_withdraw(ctx, job.id, request)
     return {
         "id": job.id,
         "prompt": built.raw_prompt or request.prompt,

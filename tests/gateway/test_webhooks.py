@@ -14,10 +14,12 @@ import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 import uvicorn
+from sqlalchemy import create_engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -263,3 +265,21 @@ async def test_signature_covers_timestamp_and_body() -> None:
     assert not verify(secret, signature, str(now + 1), b'{"a":1}', now=now)
     assert not verify(secret, signature, str(now), b'{"a":1}', now=now + 301), "stale payloads are refused"
     assert not verify(b"other", signature, str(now), b'{"a":1}', now=now)
+
+
+async def test_a_webhook_that_cannot_be_stored_withdraws_its_job(
+    gateway: InProcessGateway, receiver: Receiver, hooks: WebhookDispatcher, tmp_path: Path
+) -> None:
+    """The delivery database fails after the job was queued: the client gets a retryable 503 and
+    the job is cancelled, so a retry does not leave a first job running with no webhook."""
+    state = gateway.app.state.gateway
+    broken = DeliveryStore(create_engine(f"sqlite:///{tmp_path / 'deliveries.sqlite3'}"))
+    broken.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'deliveries.sqlite3'}")
+    state.webhooks = Webhooks(broken, state.webhooks.allow)
+    answer = await gateway.call(
+        {"action": "generate", "prompt": "a lighthouse at dusk", "webhook": receiver.url}
+    )
+    assert answer.status_code == 503, answer.text
+    assert "database unreachable" in answer.json()["error"]
+    [job] = [j for j in gateway.inference.jobs.values() if j.spec == gateway.inference.submitted[-1].spec]
+    assert job.state == inference_pb2.JOB_STATE_CANCELLED
