@@ -8,6 +8,7 @@ size has its own variable (:class:`SuiteSize`) for anything in between.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import shutil
@@ -52,6 +53,9 @@ class SuiteSize:
     database_outage_s: float = _size("IMGEN_REL_DB_OUTAGE_S", 4, 10)
     #: Hostile requests of each kind sent in the bad-input run.
     hostile_rounds: int = int(_size("IMGEN_REL_HOSTILE_ROUNDS", 2, 10))
+    #: Seconds each job submitted at once adds to the others' bound: they queue behind it
+    #: (200 jobs on 3 workers sharing 2 cores take minutes, not the one job's bound).
+    queue_allowance_s: float = _size("IMGEN_REL_QUEUE_ALLOWANCE_S", 4, 4)
 
 
 SIZE = SuiteSize()
@@ -141,13 +145,18 @@ class JobOutcome:
 
 
 async def run_jobs(
-    api_url: str, api_key: str, count: int, *, bound_s: float = JOB_BOUND_S, **fields: Any
+    api_url: str, api_key: str, count: int, *, bound_s: float | None = None, **fields: Any
 ) -> list[JobOutcome]:
     """Submit ``count`` jobs at once and poll each until terminal (or the bound passes).
 
-    Polling tolerates failed polls (a 5xx while a fault is on): a client following the
-    spec retries on its next poll; only the job's final state counts.
+    The bound is one job's plus :attr:`SuiteSize.queue_allowance_s` per job, since they
+    queue behind each other. Polling tolerates failed polls (a 5xx while a fault is on): a
+    client following the spec retries on its next poll; only the job's final state counts.
+    Jobs still pending at the bound are cancelled, so a failed run does not leave a
+    backlog in front of the next test on the shared mesh.
     """
+    if bound_s is None:
+        bound_s = JOB_BOUND_S + count * SIZE.queue_allowance_s
     async with AsyncImgenClient(api_url, api_key, timeout=60) as client:
         jobs = await asyncio.gather(
             *(client.submit(f"a lighthouse on a cliff, study {i}", seed=i, **fields) for i in range(count))
@@ -166,7 +175,12 @@ async def run_jobs(
                     break
             return outcome
 
-        return list(await asyncio.gather(*(follow(dict(job)) for job in jobs)))
+        outcomes = list(await asyncio.gather(*(follow(dict(job)) for job in jobs)))
+        for outcome in outcomes:
+            if outcome.state not in TERMINAL:
+                with contextlib.suppress(Exception):
+                    await client.cancel(outcome.job)
+        return outcomes
 
 
 def assert_all_terminal(outcomes: list[JobOutcome]) -> None:
