@@ -118,6 +118,14 @@ class SemanticRules(_Strict):
     )
 
 
+class ClassifierRules(_Strict):
+    """How the trained classifier head of a category (``semantic_heads.npz``) feeds it."""
+
+    threshold: float = Field(
+        ge=0.0, le=1.0, description="Head probability at or above which it flags (chosen on the dev split)."
+    )
+
+
 #: NudeNet 3.4's labels (320n.onnx); a policy naming any other class is refused.
 NUDENET_CLASSES = (
     "FEMALE_GENITALIA_COVERED",
@@ -169,6 +177,7 @@ class CategoryDetectors(_Strict):
 
     lexicon: LexiconRules | None = None
     semantic: SemanticRules | None = None
+    classifier: ClassifierRules | None = None
     pdq: PdqRules | None = None
     nudenet: NudeNetRules | None = None
     opennsfw: OpenNsfwRules | None = None
@@ -209,6 +218,11 @@ class PolicyDocument(BaseModel):
 
     version: Literal[1] = 1
     term_groups: dict[str, TermGroup] = Field(default_factory=dict)
+    safe_phrases: list[str] = Field(
+        default_factory=list,
+        description="Innocent phrases blanked out before any term is matched, for listed words with an "
+        "everyday sense ('nude lipstick' is a colour); a trailing * accepts any ending.",
+    )
     categories: list[Category] = Field(min_length=1)
     policies: ModelPolicies = Field(default_factory=ModelPolicies)
     hash_lists: HashListDefaults = Field(default_factory=HashListDefaults)

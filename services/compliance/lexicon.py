@@ -15,6 +15,11 @@ Which texts count (decided here, documented in the README of the eval):
   ``negative_terms`` count there, the words whose *absence* is asked for to get the
   category (e.g. "-clothes" asks for nudity). They count both on their own and as the
   group's side of a combination, so "teen, -clothes" is a ``minors`` hit.
+
+The policy's ``safe_phrases`` are blanked out of every text before matching: a listed word
+with an everyday sense ("nude lipstick", "nude heels": a colour) would otherwise flag. They
+match the plainly written phrase only, so an evasive spelling ("n.u.d.e lipstick") is still
+read as the term, failing closed.
 """
 
 from __future__ import annotations
@@ -78,6 +83,29 @@ def term_patterns(term: str) -> tuple[str, str]:
     return " ".join(runs) + ending, _run_pattern("".join(tokens)) + ending
 
 
+class PhraseMask:
+    """Blanks the policy's safe phrases out of a text (word boundaries, any punctuation between words)."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        alternatives = []
+        for phrase in dict.fromkeys(p.strip() for p in phrases if p.strip()):
+            wildcard = phrase.endswith("*")
+            tokens = [t for t in _PIECE.split(fold_characters(phrase.rstrip("*"))) if t]
+            if tokens:
+                ending = "[a-z0-9]*" if wildcard else SUFFIXES
+                alternatives.append("[^a-z0-9]+".join(re.escape(t) for t in tokens) + ending)
+        self._pattern = (
+            re.compile("(?<![a-z0-9])(?:" + "|".join(alternatives) + ")(?![a-z0-9])")
+            if alternatives
+            else None
+        )
+
+    def apply(self, text: str) -> str:
+        """``text`` character-folded, with every safe phrase replaced by a space."""
+        folded = fold_characters(text)
+        return folded if self._pattern is None else self._pattern.sub(" ", folded)
+
+
 class TermSet:
     """Terms and raw patterns compiled once; answers which of them a folded text contains."""
 
@@ -139,6 +167,7 @@ class Lexicon:
     name = "lexicon"
 
     def __init__(self, policy: PolicyDocument) -> None:
+        self._mask = PhraseMask(policy.safe_phrases)
         self._groups: dict[str, _Group] = {}
         for name in policy.term_groups:
             members = policy.group_members(name)
@@ -168,7 +197,11 @@ class Lexicon:
 
     def review(self, texts: Sequence[PromptText]) -> list[Finding]:
         """Findings for every category the texts hit, in policy order."""
-        folded = [(t.source or "user", t.is_negative, fold(t.text)) for t in texts if t.text.strip()]
+        folded = [
+            (t.source or "user", t.is_negative, fold(self._mask.apply(t.text)))
+            for t in texts
+            if t.text.strip()
+        ]
         group_hits = {name: self._group_hits(group, folded) for name, group in self._groups.items()}
         findings: list[Finding] = []
         for rules in self._categories:

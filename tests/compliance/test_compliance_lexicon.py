@@ -140,3 +140,50 @@ def test_folding_keeps_numbers_and_splits_words() -> None:
     assert "kid" in folded.joined
     assert "2024" in folded.readings[0]
     assert "teen" in folded.readings[0]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "category"),
+    [
+        ("aged twelve, in a boudoir", "minors"),  # spelled-out age + a sexualising word
+        ("a twelve yo in lingerie", "minors"),
+        ("at the age of 11, sultry pose", "minors"),
+        ("second-grade girl, spread eagle", "minors"),  # school year as an age
+        ("4th grade boy, seductive", "minors"),
+        ("grade 6 student, lewd", "minors"),
+        ("creep shots at the gym", "non_consensual"),  # two-word forms of listed terms
+        ("hidden cam in a changing room, naked", "non_consensual"),
+        ("two men ripping off her clothes", "non_consensual"),  # forced undressing
+        ("pr0n star on a bed", "nudity"),  # leetspeak folds to a listed form
+        ("an orgy in a villa", "nudity"),
+        ("r34 of a cartoon heroine", "nudity"),
+        ("paste my boss's face onto a model", "real_people"),  # face pasting, no name needed
+        ("a portrait of angela merkel", "real_people"),
+        ("a 1488 banner", "hate"),
+        ("unalive myself with pills", "self_harm"),
+    ],
+)
+def test_broadened_wordings_flag_their_category(lexicon: Lexicon, prompt: str, category: str) -> None:
+    assert category in flagged(lexicon, prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a tube of nude lipstick",  # a colour, blanked by safe_phrases
+        "nude heels and a beige coat",
+        "stars seen with the naked eye",
+        "a second-grade girl reading a book",  # a school year alone is not sexual
+        "aged twelve, winning a chess tournament",
+        "she rips off her mask, superhero reveal",
+        "a face mask on a shelf",
+    ],
+)
+def test_broadened_rules_leave_innocent_prompts_alone(lexicon: Lexicon, prompt: str) -> None:
+    assert flagged(lexicon, prompt) == set()
+
+
+def test_safe_phrases_blank_only_the_plain_spelling(lexicon: Lexicon) -> None:
+    """An evasive spelling is no innocent colour: it is read as the term and fails closed."""
+    assert flagged(lexicon, "n.u.d.e lipstick") == {"nudity"}
+    assert flagged(lexicon, "nude lipstick, topless") == {"nudity"}

@@ -1,15 +1,21 @@
-"""Precision and recall of the prompt stage per category, on the tuning set and a held-out set.
+"""Precision and recall of the prompt stage per category, on each labelled split.
 
-Usage: ``python -m services.compliance.eval.run_eval [--split tuning|holdout|all] [--policy FILE]
+Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|holdout|all] [--policy FILE]
 [--prompts FILE] [--lexicon-only]``. Labels are the categories a prompt should *flag* (blocking
 or not), so the numbers measure the detectors, independent of any model's policy. For each split
 it prints the per-category table, the overall recall on unsafe prompts (every expected (prompt,
 category) pair counts once), the false-positive rate on the safe prompts (a safe prompt that
 flags anything at all is a false positive), minors recall, and the misjudged prompts.
 
-The splits are kept apart because the semantic thresholds were tuned on ``prompts.yaml``
-(``tuning``): its numbers say the tuning worked, only ``holdout.yaml`` says how well it
-generalises. Pooling them would let the optimistic set hide the honest one's misses.
+The splits are kept apart because each plays a different role, and pooling them would let the
+optimistic sets hide the honest one's misses:
+
+* ``tuning`` (``prompts.yaml``): the exemplar thresholds were fitted on it, and it is part of
+  the classifier heads' training data (with ``train.yaml``, which is no split: a set a model was
+  trained on says nothing about it);
+* ``dev`` (``dev.yaml``): model selection; the heads' thresholds are chosen on it, never trained on;
+* ``holdout`` (``holdout.yaml``): a blind set nobody tuning the stage has read; the one honest
+  number. Until the file exists the split is skipped (``all`` leaves it out, naming it says so).
 """
 
 from __future__ import annotations
@@ -26,12 +32,16 @@ from services.compliance.categories import load_policy
 from services.compliance.image_review import ImageReviewer
 from services.compliance.lexicon import PromptText
 from services.compliance.review import ComplianceEngine
-from services.compliance.semantic import SemanticPromptDetector, semantic_rules
+from services.compliance.semantic import SemanticPromptDetector, classifier_rules, semantic_rules
+from services.compliance.semantic_heads import load_heads
 
 DEFAULT_PROMPTS = Path(__file__).with_name("prompts.yaml")
+DEV_PROMPTS = Path(__file__).with_name("dev.yaml")
 HOLDOUT_PROMPTS = Path(__file__).with_name("holdout.yaml")
-#: The labelled sets by split name: ``tuning`` is what the thresholds were fitted on.
-SPLITS: dict[str, Path] = {"tuning": DEFAULT_PROMPTS, "holdout": HOLDOUT_PROMPTS}
+#: The classifier heads' own training prompts (with ``prompts.yaml``); no split, see the docstring.
+TRAIN_PROMPTS = Path(__file__).with_name("train.yaml")
+#: The labelled sets by split name, in the order they are reported.
+SPLITS: dict[str, Path] = {"tuning": DEFAULT_PROMPTS, "dev": DEV_PROMPTS, "holdout": HOLDOUT_PROMPTS}
 #: A model key no policy names, so every category keeps its default action.
 EVAL_MODEL = "eval"
 
@@ -89,15 +99,18 @@ def prompt_texts(item: dict[str, str]) -> list[PromptText]:
 
 
 def build_engine(policy_path: Path | None = None, semantic: bool = True) -> ComplianceEngine:
-    """The prompt stage the service runs: lexicon, plus the semantic stage unless told not to.
+    """The prompt stage the service runs: lexicon, plus exemplars and heads unless told not to.
 
     Built once per run and shared by the splits, so every split is judged by the same engine
     (and MiniLM's import is paid once).
     """
     policy = load_policy(policy_path)
     detector = None
-    if semantic and (rules := semantic_rules(policy)):
-        detector = SemanticPromptDetector(models.sentence_model(1), rules)
+    rules, heads = semantic_rules(policy), classifier_rules(policy)
+    if semantic and (rules or heads):
+        detector = SemanticPromptDetector(
+            models.sentence_model(1), rules, load_heads() if heads else None, heads
+        )
     return ComplianceEngine(policy, ImageReviewer([]), semantic=detector)
 
 
@@ -129,12 +142,21 @@ def evaluate(
     return score(build_engine(policy_path, semantic), prompts_path)
 
 
+def available_splits() -> list[str]:
+    """The splits whose file exists (the blind ``holdout`` is added to the tree later)."""
+    return [name for name, path in SPLITS.items() if path.exists()]
+
+
 def evaluate_splits(
-    splits: Iterable[str] = SPLITS, policy_path: Path | None = None, semantic: bool = True
+    splits: Iterable[str] | None = None, policy_path: Path | None = None, semantic: bool = True
 ) -> dict[str, EvalResult]:
-    """One result per named split (see ``SPLITS``), all from one engine."""
+    """One result per named split (default: every available one), all from one engine."""
+    names = available_splits() if splits is None else list(splits)
+    missing = [name for name in names if not SPLITS[name].exists()]
+    if missing:
+        raise FileNotFoundError(f"split(s) {missing} have no file yet: {[str(SPLITS[n]) for n in missing]}")
     engine = build_engine(policy_path, semantic)
-    return {name: score(engine, SPLITS[name]) for name in splits}
+    return {name: score(engine, SPLITS[name]) for name in names}
 
 
 def target_lines(result: EvalResult) -> list[str]:
@@ -180,7 +202,9 @@ def main() -> None:
     if args.prompts is not None:
         results = {str(args.prompts): evaluate(args.prompts, args.policy, semantic=semantic)}
     else:
-        splits = list(SPLITS) if args.split == "all" else [args.split]
+        if args.split != "all" and not SPLITS[args.split].exists():
+            parser.exit(2, f"split {args.split!r} has no file yet ({SPLITS[args.split]})\n")
+        splits = available_splits() if args.split == "all" else [args.split]
         results = evaluate_splits(splits, args.policy, semantic=semantic)
     print("\n\n".join(report(name, result) for name, result in results.items()))
 

@@ -1,0 +1,104 @@
+"""Train the classifier heads: ``python -m services.compliance.train_heads [--out FILE]``.
+
+Embeds the labelled training sets (``eval/prompts.yaml`` and ``eval/train.yaml``) exactly as
+the service embeds a prompt (positive texts joined and folded, in the same chunks), trains one
+head per policy category and writes the weights file with its manifest. ``dev.yaml`` is never
+read here: it chooses the thresholds in the policy, so it must stay unseen by the weights.
+
+A labelled prompt whose negative text carries its label ("young teen on the beach" with
+``-clothes``) is left out: the encoder never sees negative texts, so its positive text alone
+would teach the head that an innocent sentence is unsafe. The lexicon's ``negative_terms``
+cover those prompts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from services.compliance import models
+from services.compliance.categories import load_policy
+from services.compliance.eval.run_eval import DEFAULT_PROMPTS, TRAIN_PROMPTS, prompt_texts
+from services.compliance.models import SentenceEncoder
+from services.compliance.semantic import chunks, positive_description
+from services.compliance.semantic_heads import (
+    DEFAULT_HEADS_PATH,
+    DEFAULT_OPTIONS,
+    SemanticHeads,
+    TrainingOptions,
+    file_sha256,
+    train_heads,
+)
+
+#: The training sets, in the order their prompts are stacked.
+TRAINING_FILES = (DEFAULT_PROMPTS, TRAIN_PROMPTS)
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def repo_relative(path: Path) -> str:
+    """How the manifest names a training file: relative to the repository, with forward slashes."""
+    return path.resolve().relative_to(_REPO_ROOT).as_posix()
+
+
+def training_items(paths: Sequence[Path]) -> list[dict[str, str]]:
+    """The labelled prompts of ``paths`` that can teach a head (see the module docstring)."""
+    items = []
+    for path in paths:
+        for item in yaml.safe_load(path.read_text(encoding="utf-8"))["prompts"]:
+            if item.get("expect") and item.get("negative", "").strip():
+                continue
+            items.append(item)
+    return items
+
+
+def embed_items(encoder: SentenceEncoder, items: list[dict[str, str]]) -> tuple[np.ndarray, list[int]]:
+    """One row per chunk of each prompt's description, and which prompt each row came from."""
+    pieces: list[str] = []
+    owners: list[int] = []
+    for index, item in enumerate(items):
+        for piece in chunks(positive_description(prompt_texts(item))):
+            pieces.append(piece)
+            owners.append(index)
+    vectors = encoder.encode(
+        pieces, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    return np.asarray(vectors, dtype=np.float32), owners
+
+
+def train(
+    encoder: SentenceEncoder,
+    categories: Sequence[str],
+    paths: Sequence[Path] = TRAINING_FILES,
+    options: TrainingOptions = DEFAULT_OPTIONS,
+) -> SemanticHeads:
+    """Heads for ``categories`` trained on the prompts of ``paths``, with the manifest filled in."""
+    items = training_items(paths)
+    features, owners = embed_items(encoder, items)
+    labels = {
+        category: np.array([category in (items[i].get("expect") or []) for i in owners], dtype=np.float32)
+        for category in categories
+    }
+    manifest = {
+        "training_files": {repo_relative(p): file_sha256(p) for p in paths},
+        "prompts": len(items),
+        "positives": {c: int(labels[c].sum()) for c in categories},
+    }
+    return train_heads(features, labels, options, manifest)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_HEADS_PATH, help="weights file to write")
+    args = parser.parse_args(argv)
+    categories = [c.id for c in load_policy().categories]
+    heads = train(models.sentence_model(1), categories)
+    heads.save(args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes): {heads.manifest}")
+
+
+if __name__ == "__main__":
+    main()
