@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from services.inference.models import LoadedModel, ModelRegistry, ModelUnavailable
+from services.inference.models import LoadedModel, ModelRegistry, ModelUnavailable, without_builtin_watermark
 
 #: Called with (steps done, total steps) after each denoising step; may raise DenoiseStopped.
 ProgressHook = Callable[[int, int], None]
@@ -88,7 +88,7 @@ def pipeline_view(model: LoadedModel, scheduler: Any) -> Any:
         return pipeline
     view = type(pipeline)(**{**pipeline.components, "scheduler": scheduler})
     view.set_progress_bar_config(disable=True)
-    return view
+    return without_builtin_watermark(view)
 
 
 def _load_lora(model: LoadedModel, registry: ModelRegistry, lora: LoraChoice) -> None:

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from services.inference.clip_vocab import VOCAB_SIZE, load_clip_tokenizer
-from services.inference.denoise import DenoiseRequest, DenoiseStopped, LoraChoice, denoise
+from services.inference.denoise import (
+    DenoiseRequest,
+    DenoiseStopped,
+    LoraChoice,
+    denoise,
+    pipeline_view,
+    scheduler_for,
+)
 from services.inference.models import ModelRegistry, ModelUnavailable, choose_device
 from services.inference.tiny_model import ensure_tiny_model, tiny_model_dir
 
@@ -143,3 +150,15 @@ def test_character_lora_applies_for_the_job_only(registry: ModelRegistry, tmp_pa
     after = denoise(registry, _request(**small)).rgb
     assert with_lora != base and half not in (base, with_lora)
     assert after == base, "the LoRA leaked into the next job"
+
+
+def test_no_unrequested_watermark_from_the_pipeline(registry: ModelRegistry) -> None:
+    """SDXL pipelines add their own dwtDct mark when imwatermark is installed; ours must not:
+    the only invisible watermark is the one provenance applies when the request asks for it."""
+    import imwatermark  # noqa: F401 - installed, so diffusers would enable its watermarker
+
+    model = registry.get(TINY)
+    assert getattr(model.pipeline, "watermark", None) is None
+    view = pipeline_view(model, scheduler_for(model, "DPMSolverMultistepScheduler"))
+    assert view is not model.pipeline
+    assert getattr(view, "watermark", None) is None
