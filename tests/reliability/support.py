@@ -144,6 +144,16 @@ class JobOutcome:
         return str(self.status.get("status", ""))
 
 
+def run_bound_s(count: int) -> float:
+    """How long :func:`run_jobs` waits for ``count`` jobs submitted at once (see there)."""
+    return JOB_BOUND_S + count * SIZE.queue_allowance_s
+
+
+def timeout_for_jobs(count: int) -> int:
+    """A pytest timeout for a test that runs ``count`` jobs: their bound plus setup and checks."""
+    return int(run_bound_s(count) + 180)
+
+
 async def run_jobs(
     api_url: str, api_key: str, count: int, *, bound_s: float | None = None, **fields: Any
 ) -> list[JobOutcome]:
@@ -156,7 +166,7 @@ async def run_jobs(
     backlog in front of the next test on the shared mesh.
     """
     if bound_s is None:
-        bound_s = JOB_BOUND_S + count * SIZE.queue_allowance_s
+        bound_s = run_bound_s(count)
     async with AsyncImgenClient(api_url, api_key, timeout=60) as client:
         jobs = await asyncio.gather(
             *(client.submit(f"a lighthouse on a cliff, study {i}", seed=i, **fields) for i in range(count))

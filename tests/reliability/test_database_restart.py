@@ -19,7 +19,7 @@ import pytest
 
 from gateway.keys import KEY_PREFIX, KEY_RANDOM_CHARS
 from tests.reliability.conftest import FaultyMesh
-from tests.reliability.support import SIZE, assert_all_terminal, run_jobs, verify_delivered
+from tests.reliability.support import SIZE, assert_all_terminal, run_jobs, timeout_for_jobs, verify_delivered
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.e2e
 UNKNOWN_KEY = KEY_PREFIX + "x" * KEY_RANDOM_CHARS
 
 
+@pytest.mark.timeout(timeout_for_jobs(SIZE.outage_jobs))
 def test_database_restart_mid_run(faulty: FaultyMesh) -> None:
     mesh = faulty.mesh
     pids_before = {name: proc.pid for name, proc in mesh.processes.items()}

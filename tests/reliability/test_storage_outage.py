@@ -25,6 +25,7 @@ from tests.reliability.support import (
     SIZE,
     assert_all_terminal,
     run_jobs,
+    timeout_for_jobs,
     verify_delivered,
 )
 
@@ -43,6 +44,7 @@ def _outage(faulty: FaultyMesh, after_s: float, for_s: float) -> threading.Threa
     return thread
 
 
+@pytest.mark.timeout(timeout_for_jobs(SIZE.outage_jobs))
 def test_jobs_ride_out_a_storage_outage(faulty: FaultyMesh) -> None:
     mesh = faulty.mesh
     outage = _outage(faulty, after_s=1.0, for_s=SIZE.storage_outage_s)

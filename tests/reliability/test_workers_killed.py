@@ -23,7 +23,14 @@ import pytest
 
 from imgen.mesh import grpc_serving
 from tests.reliability.conftest import MAX_ATTEMPTS, FaultyMesh
-from tests.reliability.support import SIZE, assert_all_terminal, run_jobs, verify_delivered, wait_serving
+from tests.reliability.support import (
+    SIZE,
+    assert_all_terminal,
+    run_jobs,
+    timeout_for_jobs,
+    verify_delivered,
+    wait_serving,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -71,6 +78,7 @@ class Killer(threading.Thread):
             mesh.start_process(victim)
 
 
+@pytest.mark.timeout(timeout_for_jobs(SIZE.worker_kill_jobs))
 def test_jobs_survive_workers_killed(faulty: FaultyMesh) -> None:
     mesh = faulty.mesh
     killer = Killer(faulty, SIZE.kill_every_s)
