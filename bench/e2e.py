@@ -207,7 +207,7 @@ STAGES: tuple[tuple[str, str, str, dict[str, str]], ...] = (
     ("gateway generate (HTTP, whole)", "gateway", "imgen_gateway_request_seconds", {"action": "generate"}),
     ("  BuildPrompt (prompt service)", "prompt", "imgen_grpc_request_seconds", {"method": "BuildPrompt"}),
     ("  ReviewPrompt (compliance)", "compliance", "imgen_grpc_request_seconds", {"method": "ReviewPrompt"}),
-    ("  Submit (inference)", "inference", "imgen_grpc_request_seconds", {"method": "Submit"}),
+    ("  SubmitJob (inference)", "inference", "imgen_grpc_request_seconds", {"method": "SubmitJob"}),
     ("queue wait (submit -> claim)", "inference", "imgen_job_queue_wait_seconds", {}),
     ("denoise (worker)", "inference", "imgen_job_stage_seconds", {"stage": "denoise"}),
     ("review (worker)", "inference", "imgen_job_stage_seconds", {"stage": "review"}),
