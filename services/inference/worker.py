@@ -213,7 +213,8 @@ class Worker:
             for task in list(self._deliveries):
                 task.cancel()
             await asyncio.gather(*self._deliveries, return_exceptions=True)
-            self._torch_thread.shutdown(wait=False)
+            # The denoise thread stays: the runtime restarts this loop after a failure (a
+            # database outage), and an idle pool thread ends with the process.
 
     async def drain(self) -> None:
         """Wait until every delivery started so far has ended."""
