@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.compliance.onnx_encoder import Pipeline
+from services.shared.digests import file_sha256
 from services.shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -140,7 +141,7 @@ def ensure_exported(
             "format": FORMAT,
             "source_digest": digest,
             "pipeline": pipeline.to_json(),
-            "files": {name: _file_sha256(scratch / name) for name in (GRAPH_FILE, TOKENIZER_FILE)},
+            "files": {name: file_sha256(scratch / name) for name in (GRAPH_FILE, TOKENIZER_FILE)},
         }
         (scratch / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         scratch.chmod(0o755)  # mkdtemp's 0700 would hide an export baked into an image from other users
@@ -157,11 +158,6 @@ def ensure_exported(
         raise CorruptExport(f"{target} vanished right after it was written")
     log.info("ONNX export ready", folder=str(target), seconds=round(time.perf_counter() - started, 1))
     return placed
-
-
-def _file_sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _discard(folder: Path) -> None:

@@ -15,7 +15,6 @@ iterations), so retraining on the same files gives the same weights.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,11 +150,6 @@ def train_heads(
             **(manifest or {}),
         },
     )
-
-
-def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of a file's bytes, as the manifest records training files."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:

@@ -30,9 +30,9 @@ from services.compliance.semantic_heads import (
     DEFAULT_OPTIONS,
     SemanticHeads,
     TrainingOptions,
-    file_sha256,
     train_heads,
 )
+from services.shared.digests import file_sha256
 
 #: The training sets, in the order their prompts are stacked.
 TRAINING_FILES = (DEFAULT_PROMPTS, TRAIN_PROMPTS)

@@ -18,11 +18,11 @@ from services.compliance.semantic_heads import (
     HeadsError,
     SemanticHeads,
     TrainingOptions,
-    file_sha256,
     load_heads,
     train_heads,
 )
 from services.compliance.train_heads import TRAINING_FILES, repo_relative
+from services.shared.digests import file_sha256
 from tests.compliance.policies import default_policy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
