@@ -57,6 +57,17 @@ class TermGroup(_Strict):
     include: list[str] = Field(
         default_factory=list, description="Other groups whose terms this one includes."
     )
+    names: list[str] = Field(
+        default_factory=list,
+        description="Proper names (one or more words) matched whole by a hash lookup, so a list of "
+        "thousands costs what a short one does; no endings or wildcards.",
+    )
+    names_files: list[str] = Field(
+        default_factory=list,
+        description="Text files of more names, one per line ('#' starts a comment), relative to the "
+        "policy file's folder, else to the packaged policy's (so a copied policy finds the shipped "
+        "lists); read when the policy is loaded.",
+    )
 
     @field_validator("patterns")
     @classmethod
@@ -286,13 +297,19 @@ class PolicyDocument(BaseModel):
             raise ValueError(f"term groups include each other in a cycle: {' -> '.join([*_seen, name])}")
         group = self.term_groups[name]
         terms, negatives, patterns = list(group.terms), list(group.negative_terms), list(group.patterns)
+        names = list(group.names)
         for included in group.include:
             member = self.group_members(included, (*_seen, name))
             terms += member.terms
             negatives += member.negative_terms
             patterns += member.patterns
+            names += member.names
         return TermGroup(
-            description=group.description, terms=terms, negative_terms=negatives, patterns=patterns
+            description=group.description,
+            terms=terms,
+            negative_terms=negatives,
+            patterns=patterns,
+            names=names,
         )
 
     def category(self, category_id: str) -> Category:
@@ -310,13 +327,49 @@ def load_policy(path: Path | None = None) -> PolicyDocument:
         raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise PolicyError(f"cannot read policy file {source}: {exc}") from exc
-    return parse_policy(raw, str(source))
+    return parse_policy(raw, str(source), source.parent)
 
 
-def parse_policy(raw: object, origin: str = "<policy>") -> PolicyDocument:
-    """Validate an already-parsed policy document, with errors that name the failing field."""
+def read_names_file(path: Path) -> list[str]:
+    """The names of one names file: one per line, blank lines and ``#`` comments skipped."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
+
+
+def _with_names_files_read(raw: dict[str, object], origin: str, base_dir: Path) -> dict[str, object]:
+    """``raw`` with each term group's ``names_files`` read into its ``names`` (files stay listed)."""
+    groups = raw.get("term_groups")
+    if not isinstance(groups, dict):
+        return raw
+    expanded: dict[str, object] = {}
+    for name, group in groups.items():
+        files = group.get("names_files") if isinstance(group, dict) else None
+        if not files or not isinstance(files, list):
+            expanded[name] = group
+            continue
+        names = list(group.get("names") or [])
+        for entry in files:
+            path = base_dir / str(entry)
+            if not path.exists() and not Path(str(entry)).is_absolute():
+                # A copy of the packaged policy still finds the lists shipped beside the original.
+                path = DEFAULT_POLICY_PATH.parent / str(entry)
+            try:
+                names += read_names_file(path)
+            except OSError as exc:
+                where = f"{origin}: term_groups.{name}.names_files"
+                raise PolicyError(f"{where}: cannot read {path}: {exc}") from exc
+        expanded[name] = {**group, "names": names}
+    return {**raw, "term_groups": expanded}
+
+
+def parse_policy(raw: object, origin: str = "<policy>", base_dir: Path | None = None) -> PolicyDocument:
+    """Validate an already-parsed policy document, with errors that name the failing field.
+
+    ``names_files`` are read relative to ``base_dir`` (the packaged policy's folder by default).
+    """
     if not isinstance(raw, dict):
         raise PolicyError(f"{origin}: the policy must be a mapping")
+    raw = _with_names_files_read(raw, origin, base_dir or DEFAULT_POLICY_PATH.parent)
     try:
         return PolicyDocument.model_validate(raw)
     except ValidationError as exc:

@@ -38,6 +38,8 @@ SUFFIXES = r"(?:s|es|d|ed|ing|er|ers)?"
 NEGATIVE_SOURCE = "negative"
 _PIECE = re.compile(r"[^a-z0-9]+")
 _MAX_TERMS_IN_DETAIL = 4
+#: Letters a name written as one word needs to count ("#taylorswift" does; "lina" is not Li Na).
+MIN_SPELLED_NAME = 7
 
 
 @dataclass(frozen=True)
@@ -106,10 +108,69 @@ class PhraseMask:
         return folded if self._pattern is None else self._pattern.sub(" ", folded)
 
 
-class TermSet:
-    """Terms and raw patterns compiled once; answers which of them a folded text contains."""
+def _squeeze(token: str) -> str:
+    """``token`` with every run of one letter cut to a single letter ("jennnifer" → "jenifer")."""
+    return re.sub(r"(.)\1+", r"\1", token)
 
-    def __init__(self, terms: Iterable[str], patterns: Iterable[str] = ()) -> None:
+
+class NameSet:
+    """Proper names found by hash lookup on the folded token stream, at any list size.
+
+    A regular-expression alternation of thousands of names would cost milliseconds per prompt;
+    a set of token tuples costs one lookup per word n-gram. Both sides are folded and have
+    letter runs squeezed, so stretched letters, accents, look-alikes and leetspeak are undone
+    as for terms. A name also matches written as one word ("#taylorswift", "t a y l o r s w i f t").
+    Names take no endings except the possessive, which folding already splits off ("trump's").
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._by_tokens: dict[tuple[str, ...], str] = {}
+        self._by_glued: dict[str, str] = {}
+        for name in dict.fromkeys(n.strip() for n in names if n.strip()):
+            tokens = tuple(_squeeze(t) for t in _PIECE.split(fold_characters(name)) if t)
+            if not tokens:
+                raise ValueError(f"name {name!r} has no letters or digits")
+            self._by_tokens.setdefault(tokens, name)
+            if len(tokens) > 1:
+                self._by_glued.setdefault("".join(tokens), name)
+        self._longest = max((len(t) for t in self._by_tokens), default=0)
+        self._glued_lengths = sorted({len(g) for g in self._by_glued if len(g) >= MIN_SPELLED_NAME})
+
+    def __bool__(self) -> bool:
+        return bool(self._by_tokens)
+
+    def matches(self, folded: FoldedText) -> list[str]:
+        """The listed names found in ``folded``, each once, in list order of first sight."""
+        found: dict[str, None] = {}
+        for reading in folded.readings:
+            tokens = [_squeeze(t) for t in reading.split()]
+            for start in range(len(tokens)):
+                for size in range(1, min(self._longest, len(tokens) - start) + 1):
+                    name = self._by_tokens.get(tuple(tokens[start : start + size]))
+                    if name is not None:
+                        found[name] = None
+                glued = self._by_glued.get(tokens[start]) if len(tokens[start]) >= MIN_SPELLED_NAME else None
+                if glued is not None:
+                    found[glued] = None
+        for run in folded.joined:  # "taylor-swift", "elon.musk": the whole chunk is the name
+            name = self._by_glued.get(_squeeze(run))
+            if name is not None:
+                found[name] = None
+        for run in folded.spelled:  # "e l o n m u s k a s": letters carry no word boundaries
+            squeezed = _squeeze(run)
+            for size in self._glued_lengths:
+                for start in range(len(squeezed) - size + 1):
+                    name = self._by_glued.get(squeezed[start : start + size])
+                    if name is not None:
+                        found[name] = None
+        return list(found)
+
+
+class TermSet:
+    """Terms, names and raw patterns compiled once; answers which of them a folded text contains."""
+
+    def __init__(self, terms: Iterable[str], patterns: Iterable[str] = (), names: Iterable[str] = ()) -> None:
+        self._names = NameSet(names)
         self.terms: tuple[str, ...] = tuple(dict.fromkeys(t.strip() for t in terms if t.strip()))
         self._per_term: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = []
         bounded: list[str] = []
@@ -125,16 +186,17 @@ class TermSet:
         self._patterns = [(p, re.compile(p)) for p in dict.fromkeys(patterns)]
 
     def __bool__(self) -> bool:
-        return bool(self.terms or self._patterns)
+        return bool(self.terms or self._patterns or self._names)
 
     def matches(self, folded: FoldedText) -> list[str]:
-        """Policy terms (and ``pattern#N`` for the Nth raw pattern) found in ``folded``."""
+        """Policy terms and names (and ``pattern#N`` for the Nth raw pattern) found in ``folded``."""
         words = (*folded.readings, *folded.joined)
         hit = [
             f"pattern#{n}"
             for n, (_, compiled) in enumerate(self._patterns, 1)
             if compiled.search(folded.plain)
         ]
+        hit += self._names.matches(folded) if self._names else []
         quick_words = self._any_bounded is not None and any(self._any_bounded.search(w) for w in words)
         quick_spelled = self._any_glued is not None and any(self._any_glued.search(s) for s in folded.spelled)
         if quick_words or quick_spelled:
@@ -172,7 +234,7 @@ class Lexicon:
         for name in policy.term_groups:
             members = policy.group_members(name)
             self._groups[name] = _Group(
-                TermSet(members.terms, members.patterns), TermSet(members.negative_terms)
+                TermSet(members.terms, members.patterns, members.names), TermSet(members.negative_terms)
             )
         self._categories: list[_CategoryLexicon] = []
         for category in policy.categories:
@@ -181,16 +243,17 @@ class Lexicon:
                 self._categories.append(self._compile(category.id, rules, policy))
 
     def _compile(self, category_id: str, rules: LexiconRules, policy: PolicyDocument) -> _CategoryLexicon:
-        terms, negatives, patterns = list(rules.terms), list(rules.negative_terms), []
+        terms, negatives, patterns, names = list(rules.terms), list(rules.negative_terms), [], []
         for name in rules.groups:
             members = policy.group_members(name)
             terms += members.terms
             negatives += members.negative_terms
             patterns += members.patterns
+            names += members.names
         return _CategoryLexicon(
             category_id=category_id,
             threshold=rules.threshold,
-            direct=TermSet(terms, patterns),
+            direct=TermSet(terms, patterns, names),
             negative=TermSet(negatives),
             combinations=[tuple(c) for c in rules.combinations],
         )

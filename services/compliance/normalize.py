@@ -187,11 +187,13 @@ def fold_characters(text: str) -> str:
 def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
     """Read leet characters in ``chunk`` as letters when the chunk is a word, not a number.
 
-    Symbols such as "!" only count inside a word ("k!d"), so that "kid!" keeps its
-    exclamation mark as punctuation.
+    Symbols such as "!" only count inside a word ("k!d"), so that "kid!" and "kid!!" keep
+    their exclamation marks as punctuation: a symbol with no letter or digit after it in the
+    chunk is trailing punctuation, however many of them there are.
     """
     if not any("a" <= ch <= "z" for ch in chunk):
         return chunk
+    last_alnum = max(i for i, ch in enumerate(chunk) if ch.isalnum())
     out: list[str] = []
     for index, ch in enumerate(chunk):
         mapped = LEET.get(ch) or (ambiguous_as if ch in AMBIGUOUS_LEET else None)
@@ -200,7 +202,7 @@ def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
             continue
         before = chunk[index - 1] if index else ""
         after = chunk[index + 1] if index + 1 < len(chunk) else ""
-        inside = before in _WORD_CHARS and after in _WORD_CHARS
+        inside = before in _WORD_CHARS and after in _WORD_CHARS and (index < last_alnum or ch in "@$")
         leading = not before and after in _WORD_CHARS and ch in "@$"
         out.append(mapped if inside or leading else ch)
     return "".join(out)

@@ -1,5 +1,8 @@
 """Train the classifier heads: ``python -m services.compliance.train_heads [--out FILE]``.
 
+``--thresholds BUDGET`` prints, instead, the thresholds chosen on out-of-fold scores (see
+:mod:`services.compliance.head_thresholds`) beside the policy's.
+
 Embeds the labelled training sets (``eval/prompts.yaml`` and ``eval/train.yaml``) exactly as
 the service embeds a prompt (positive texts joined and folded, in the same chunks), trains one
 head per policy category and writes the weights file with its manifest. ``dev.yaml`` is never
@@ -21,8 +24,9 @@ import numpy as np
 import yaml
 
 from services.compliance import models
-from services.compliance.categories import load_policy
+from services.compliance.categories import PolicyDocument, load_policy
 from services.compliance.eval.run_eval import DEFAULT_PROMPTS, TRAIN_PROMPTS, prompt_texts
+from services.compliance.head_thresholds import choose_threshold, out_of_fold_probabilities
 from services.compliance.models import SentenceEncoder
 from services.compliance.semantic import chunks, positive_description
 from services.compliance.semantic_heads import (
@@ -90,12 +94,60 @@ def train(
     return train_heads(features, labels, options, manifest)
 
 
+def threshold_report(
+    encoder: SentenceEncoder,
+    policy: PolicyDocument,
+    budget: float,
+    paths: Sequence[Path] = TRAINING_FILES,
+    options: TrainingOptions = DEFAULT_OPTIONS,
+) -> list[str]:
+    """Per category: the threshold :func:`choose_threshold` picks on out-of-fold scores, beside the policy's.
+
+    A report, not an edit: the policy file stays the one place thresholds are set.
+    """
+    items = training_items(paths)
+    features, owners = embed_items(encoder, items)
+    safe = np.array([not item.get("expect") for item in items])
+    lines = [
+        f"out-of-fold scores of {len(items)} training prompts ({int(safe.sum())} safe), "
+        f"budget {budget:.3%} of safe prompts per head",
+        f"{'category':<16}{'policy':>7}{'safe>=':>8}{'recall':>8}{'chosen':>8}{'safe>=':>8}{'recall':>8}",
+    ]
+    for category in policy.categories:
+        rules = category.detectors.classifier
+        if rules is None:
+            continue
+        expected = np.array([category.id in (item.get("expect") or []) for item in items])
+        probabilities = out_of_fold_probabilities(
+            features, owners, expected[np.asarray(owners)].astype(np.float32), options=options
+        )
+        current = rules.threshold
+        choice = choose_threshold(category.id, probabilities, expected, safe, budget)
+        lines.append(
+            f"{category.id:<16}{current:>7.2f}{(probabilities[safe] >= current).mean():>8.3f}"
+            f"{(probabilities[expected] >= current).mean():>8.3f}"
+            f"{choice.threshold:>8.2f}{choice.safe_flagged:>8.3f}{choice.recall:>8.3f}"
+        )
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_HEADS_PATH, help="weights file to write")
+    parser.add_argument(
+        "--thresholds",
+        type=float,
+        metavar="BUDGET",
+        default=None,
+        help="instead of training, print the thresholds whose out-of-fold false-positive share "
+        "on the safe training prompts is at most BUDGET (e.g. 0.005)",
+    )
     args = parser.parse_args(argv)
-    categories = [c.id for c in load_policy().categories]
-    heads = train(models.sentence_model(1), categories)
+    policy = load_policy()
+    if args.thresholds is not None:
+        print("\n".join(threshold_report(models.sentence_model(1), policy, args.thresholds)))
+        return
+    heads = train(models.sentence_model(1), [c.id for c in policy.categories])
     heads.save(args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes): {heads.manifest}")
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from services.compliance.categories import load_policy
-from services.compliance.lexicon import Lexicon, PromptText
+import pytest
+import yaml
+
+from services.compliance.categories import DEFAULT_POLICY_PATH, PolicyError, load_policy
+from services.compliance.lexicon import Lexicon, NameSet, PromptText
 from services.compliance.normalize import fold
+
+DEFAULT_POLICY_TEXT = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +192,68 @@ def test_safe_phrases_blank_only_the_plain_spelling(lexicon: Lexicon) -> None:
     """An evasive spelling is no innocent colour: it is read as the term and fails closed."""
     assert flagged(lexicon, "n.u.d.e lipstick") == {"nudity"}
     assert flagged(lexicon, "nude lipstick, topless") == {"nudity"}
+
+
+# --- names: hash lookup of proper names --------------------------------------------------------
+
+
+def name_hits(names: list[str], text: str) -> list[str]:
+    return NameSet(names).matches(fold(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a portrait of Jennifer Lopez on stage",
+        "JENNIFER LOPEZ!!",
+        "jennnifer lopezzz at the gym",  # stretched letters
+        "j3nn1f3r l0p3z",  # leetspeak
+        "Jennifer López in a red dress",  # accents
+        "jennifer-lopez, photoreal",
+        "#jenniferlopez",
+        "j e n n i f e r l o p e z",  # spelled out
+        "jennifer lopez's new album cover",  # possessive
+    ],
+)
+def test_a_listed_name_is_found_however_it_is_written(text: str) -> None:
+    assert name_hits(["Jennifer Lopez"], text) == ["Jennifer Lopez"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jennifer at the beach",  # the first name alone is nobody in particular
+        "a lopez family reunion",
+        "jennifer and the lopez twins",
+        "carolina beach",  # a short name glued never matches inside a word...
+        "lina and her dog",  # ... nor as a word of its own
+        "j e n n i f e r",
+    ],
+)
+def test_a_name_needs_all_its_words_in_order(text: str) -> None:
+    assert name_hits(["Jennifer Lopez", "Li Na"], text) == []
+
+
+def test_names_file_feeds_the_real_people_category(tmp_path: Path) -> None:
+    """A deployment's names file, named relative to its policy copy, flags the category."""
+    raw = yaml.safe_load(DEFAULT_POLICY_TEXT)
+    raw["term_groups"]["public_figures"]["names_files"] = ["ours.txt"]
+    (tmp_path / "ours.txt").write_text("# local figures\nAmelia Quartermain-Byrd\n\n", encoding="utf-8")
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    local = Lexicon(load_policy(tmp_path / "policy.yaml"))
+    assert "real_people" in flagged(local, "amelia quartermain byrd giving a speech")
+    assert "real_people" not in flagged(local, "amelia at the beach")
+
+
+def test_a_missing_names_file_is_a_policy_error(tmp_path: Path) -> None:
+    raw = yaml.safe_load(DEFAULT_POLICY_TEXT)
+    raw["term_groups"]["public_figures"]["names_files"] = ["absent.txt"]
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(PolicyError, match="names_files"):
+        load_policy(tmp_path / "policy.yaml")
+
+
+def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> None:
+    """ "kid!!" must read as "kid", not "kidi" (a "!" between letters is still an "i": "k!d")."""
+    assert fold("naked kid!!").readings == ("naked kid",)
+    assert fold("k!d").readings == ("kid",)

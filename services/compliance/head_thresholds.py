@@ -1,0 +1,93 @@
+"""Choosing the heads' thresholds from out-of-fold scores on the training prompts.
+
+A head scored on the prompts it was trained on is overconfident: every safe training prompt
+sits far below any threshold, so a threshold picked there (or on a small dev set) lets through
+whatever unseen safe prompt happens to land near the category ("a pride parade" near hate).
+Out-of-fold scores fix that cheaply: the training prompts are cut into folds, a head is trained
+without each fold and scores it, so every prompt gets the score of a head that never saw it.
+The safe prompts' out-of-fold scores are then a fair sample of what unseen safe prompts get,
+and a threshold at a small false-positive budget on them is one a new safe prompt crosses
+about that often.
+
+Folds are made per prompt, never per chunk, so a long prompt's windows never sit on both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.compliance.semantic_heads import DEFAULT_OPTIONS, TrainingOptions, train_head
+
+#: Candidate thresholds: the policy writes two decimals, so nothing finer is offered.
+THRESHOLD_GRID = np.round(np.arange(0.50, 0.991, 0.01), 2)
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """One category's suggested threshold and what it does on the out-of-fold scores."""
+
+    category: str
+    threshold: float
+    safe_flagged: float  # share of safe prompts at or over the threshold
+    recall: float  # share of the category's prompts at or over the threshold
+
+
+def fold_of_prompt(prompts: int, folds: int) -> np.ndarray:
+    """A deterministic fold per prompt (round robin over a fixed shuffle, so files' order doesn't matter)."""
+    order = np.random.default_rng(0).permutation(prompts)
+    assignment = np.empty(prompts, dtype=np.int64)
+    assignment[order] = np.arange(prompts) % folds
+    return assignment
+
+
+def out_of_fold_probabilities(
+    features: np.ndarray,
+    owners: Sequence[int],
+    labels: np.ndarray,
+    folds: int = 5,
+    options: TrainingOptions = DEFAULT_OPTIONS,
+) -> np.ndarray:
+    """Per prompt: the probability a head trained without the prompt's fold gives it (max over chunks).
+
+    ``labels`` holds one 0/1 per chunk row, as :func:`train_head` takes them.
+    """
+    owner = np.asarray(owners)
+    prompts = int(owner.max()) + 1
+    prompt_fold = fold_of_prompt(prompts, folds)
+    row_fold = prompt_fold[owner]
+    logits = np.full(prompts, -np.inf)
+    for fold in range(folds):
+        held = row_fold == fold
+        weights, bias = train_head(features[~held], labels[~held], options)
+        row_logits = features[held].astype(np.float64) @ weights.astype(np.float64) + bias
+        np.maximum.at(logits, owner[held], row_logits)
+    return 1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))
+
+
+def choose_threshold(
+    category: str,
+    probabilities: np.ndarray,
+    positive: np.ndarray,
+    safe: np.ndarray,
+    budget: float,
+    floor: float = 0.5,
+) -> ThresholdChoice:
+    """The lowest grid threshold ≥ ``floor`` whose share of flagged safe prompts is within ``budget``.
+
+    The lowest such threshold keeps the most recall; if none meets the budget, the grid's top.
+    """
+    candidates = [t for t in THRESHOLD_GRID if t >= floor]
+    chosen = candidates[-1]
+    for threshold in candidates:
+        if float((probabilities[safe] >= threshold).mean()) <= budget:
+            chosen = threshold
+            break
+    return ThresholdChoice(
+        category,
+        float(chosen),
+        float((probabilities[safe] >= chosen).mean()),
+        float((probabilities[positive] >= chosen).mean()) if positive.any() else 1.0,
+    )

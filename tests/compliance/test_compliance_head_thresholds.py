@@ -1,0 +1,71 @@
+"""Thresholds from out-of-fold scores: folds per prompt, held-out scoring, the budget rule."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from services.compliance.head_thresholds import (
+    THRESHOLD_GRID,
+    choose_threshold,
+    fold_of_prompt,
+    out_of_fold_probabilities,
+)
+from services.compliance.semantic_heads import TrainingOptions
+
+FAST = TrainingOptions(iterations=300)
+
+
+def test_folds_are_balanced_deterministic_and_cover_every_prompt() -> None:
+    first = fold_of_prompt(103, 5)
+    assert np.array_equal(first, fold_of_prompt(103, 5))
+    assert sorted(np.bincount(first)) == [20, 20, 21, 21, 21]
+
+
+def separable(rows: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors whose first coordinate's sign is the label."""
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(rows) % 4 == 0).astype(np.float32)
+    features = rng.normal(size=(rows, 8))
+    features[:, 0] = np.where(labels == 1, 2.5, -2.5) + rng.normal(scale=0.3, size=rows)
+    return (features / np.linalg.norm(features, axis=1, keepdims=True)).astype(np.float32), labels
+
+
+def test_out_of_fold_scores_separate_a_learnable_category() -> None:
+    features, labels = separable(80)
+    owners = list(range(80))
+    probabilities = out_of_fold_probabilities(features, owners, labels, folds=4, options=FAST)
+    assert probabilities.shape == (80,)
+    assert probabilities[labels == 1].min() > probabilities[labels == 0].max()
+
+
+def test_a_prompt_is_scored_by_a_head_that_never_saw_it() -> None:
+    """A mislabelled prompt keeps its true score out of fold; trained on, it would be pulled over."""
+    features, labels = separable(80)
+    flipped = labels.copy()
+    flipped[1] = 1.0  # a safe-looking prompt labelled unsafe
+    probabilities = out_of_fold_probabilities(features, list(range(80)), flipped, folds=4, options=FAST)
+    assert probabilities[1] < 0.5
+
+
+def test_a_prompts_chunks_stay_in_one_fold_and_its_score_is_their_maximum() -> None:
+    features, labels = separable(60)
+    owners = [i // 2 for i in range(60)]  # 30 prompts of two chunks each
+    probabilities = out_of_fold_probabilities(features, owners, labels, folds=3, options=FAST)
+    assert probabilities.shape == (30,)
+    assert (probabilities[[i // 2 for i in range(0, 60, 4)]] > 0.5).all()  # each holds an unsafe chunk
+
+
+def test_choose_threshold_takes_the_lowest_threshold_within_budget() -> None:
+    safe_scores = np.array([0.1] * 196 + [0.55, 0.62, 0.71, 0.93])
+    positive_scores = np.array([0.6, 0.8, 0.95, 0.99])
+    scores = np.concatenate([safe_scores, positive_scores])
+    positive = np.arange(len(scores)) >= 200
+    choice = choose_threshold("hate", scores, positive, ~positive, budget=0.01)
+    assert choice.threshold == 0.63  # 0.71 and 0.93 stay over it: 2 of 200 safe prompts, the 1% budget
+    assert choice.safe_flagged <= 0.01
+    assert choice.recall == 0.75
+    strict = choose_threshold("hate", scores, positive, ~positive, budget=0.0)
+    assert strict.threshold == 0.94 and strict.safe_flagged == 0.0
+    everything_high = np.full(10, 0.999)
+    no_budget_met = choose_threshold("hate", everything_high, np.ones(10, bool), np.ones(10, bool), 0.0)
+    assert no_budget_met.threshold == THRESHOLD_GRID[-1]
