@@ -336,6 +336,36 @@ def read_names_file(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
+def resolve_names_file(entry: str, base_dir: Path) -> Path:
+    """Where a ``names_files`` entry points: beside the policy, else beside the packaged policy.
+
+    The fallback lets a copy of the packaged policy find the lists shipped with the original.
+    """
+    path = base_dir / entry
+    if not path.exists() and not Path(entry).is_absolute():
+        return DEFAULT_POLICY_PATH.parent / entry
+    return path
+
+
+def policy_files(path: Path | None = None) -> list[Path]:
+    """The policy file and every names file it names: what a reload must watch for changes.
+
+    Best effort: a file that cannot be read or parsed lists only itself (the load reports why).
+    """
+    source = path or DEFAULT_POLICY_PATH
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return [source]
+    groups = raw.get("term_groups") if isinstance(raw, dict) else None
+    files = [source]
+    for group in groups.values() if isinstance(groups, dict) else ():
+        entries = group.get("names_files") if isinstance(group, dict) else None
+        if isinstance(entries, list):
+            files += [resolve_names_file(str(e), source.parent) for e in entries]
+    return files
+
+
 def _with_names_files_read(raw: dict[str, object], origin: str, base_dir: Path) -> dict[str, object]:
     """``raw`` with each term group's ``names_files`` read into its ``names`` (files stay listed)."""
     groups = raw.get("term_groups")
@@ -349,10 +379,7 @@ def _with_names_files_read(raw: dict[str, object], origin: str, base_dir: Path) 
             continue
         names = list(group.get("names") or [])
         for entry in files:
-            path = base_dir / str(entry)
-            if not path.exists() and not Path(str(entry)).is_absolute():
-                # A copy of the packaged policy still finds the lists shipped beside the original.
-                path = DEFAULT_POLICY_PATH.parent / str(entry)
+            path = resolve_names_file(str(entry), base_dir)
             try:
                 names += read_names_file(path)
             except OSError as exc:

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from services.compliance.categories import DEFAULT_POLICY_PATH
+from services.compliance.categories import policy_files
 from services.compliance.review import ComplianceEngine, Limits, ModelOptions, build_engine
 from services.shared.logging import get_logger
 
@@ -40,9 +40,12 @@ class EngineStore:
         self._loaded: Fingerprint | None = None
 
     def fingerprint(self) -> Fingerprint:
-        """Path, mtime and size of every file the engine is built from (-1 for a missing one)."""
+        """Path, mtime and size of every file the engine is built from (-1 for a missing one).
+
+        The policy's names files count too: a deployment adds a public figure by editing one.
+        """
         marks = []
-        for path in (self.policy_path or DEFAULT_POLICY_PATH, *self.hash_list_paths):
+        for path in (*policy_files(self.policy_path), *self.hash_list_paths):
             try:
                 stat = path.stat()
                 marks.append((str(path), stat.st_mtime, stat.st_size))

@@ -193,3 +193,31 @@ async def test_a_detector_model_that_fails_to_load_keeps_health_not_serving(tmp_
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_editing_a_names_file_reloads_the_engine(tmp_path: Path) -> None:
+    """A public figure added to a names file flags without a restart."""
+    raw = without_learned_detectors(default_policy())
+    raw["term_groups"]["public_figures"]["names_files"] = ["figures.txt"]
+    names = tmp_path / "figures.txt"
+    names.write_text("Ottoline Marchbanks-Vey\n", encoding="utf-8")
+    settings = Settings(
+        port=0, policy_path=write_policy(raw, tmp_path), reload_interval_s=0.1, shutdown_grace_s=0.2
+    )
+    runtime, task = await start(settings)
+    try:
+        await wait_for_status(runtime.bound_port, health_pb2.HealthCheckResponse.SERVING)
+        async with open_channel(f"127.0.0.1:{runtime.bound_port}", settings) as channel:
+            stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
+            added = prompt_request("eros", "quillon dastrevant shaking hands at a summit")
+            assert not (await stub.ReviewPrompt(added)).verdict.blocked
+            names.write_text("Ottoline Marchbanks-Vey\nQuillon Dastrevant\n", encoding="utf-8")
+            for _ in range(100):
+                verdict = (await stub.ReviewPrompt(added)).verdict
+                if verdict.blocked:
+                    break
+                await asyncio.sleep(0.05)
+            assert verdict.blocked and [c.id for c in verdict.blocking] == ["real_people"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
