@@ -33,6 +33,7 @@ class ThresholdChoice:
     threshold: float
     safe_flagged: float  # share of safe prompts at or over the threshold
     recall: float  # share of the category's prompts at or over the threshold
+    others_flagged: float = 0.0  # share of prompts unsafe only for other categories at or over it
 
 
 def fold_of_prompt(prompts: int, folds: int) -> np.ndarray:
@@ -74,15 +75,22 @@ def choose_threshold(
     safe: np.ndarray,
     budget: float,
     floor: float = 0.5,
+    others_budget: float = 1.0,
 ) -> ThresholdChoice:
-    """The lowest grid threshold ≥ ``floor`` whose share of flagged safe prompts is within ``budget``.
+    """The lowest grid threshold ≥ ``floor`` within both budgets; the grid's top if none is.
 
-    The lowest such threshold keeps the most recall; if none meets the budget, the grid's top.
+    ``budget`` caps the share of safe prompts flagged; ``others_budget`` the share of prompts
+    unsafe for *other* categories flagged as this one (a consensual explicit prompt called
+    non-consensual blocks anyway, but names the wrong reason in the error). The lowest such
+    threshold keeps the most recall.
     """
+    others = ~positive & ~safe
     candidates = [t for t in THRESHOLD_GRID if t >= floor]
     chosen = candidates[-1]
     for threshold in candidates:
-        if float((probabilities[safe] >= threshold).mean()) <= budget:
+        safe_ok = float((probabilities[safe] >= threshold).mean()) <= budget
+        others_ok = not others.any() or float((probabilities[others] >= threshold).mean()) <= others_budget
+        if safe_ok and others_ok:
             chosen = threshold
             break
     return ThresholdChoice(
@@ -90,4 +98,5 @@ def choose_threshold(
         float(chosen),
         float((probabilities[safe] >= chosen).mean()),
         float((probabilities[positive] >= chosen).mean()) if positive.any() else 1.0,
+        float((probabilities[others] >= chosen).mean()) if others.any() else 0.0,
     )

@@ -98,6 +98,7 @@ def threshold_report(
     encoder: SentenceEncoder,
     policy: PolicyDocument,
     budget: float,
+    others_budget: float = 1.0,
     paths: Sequence[Path] = TRAINING_FILES,
     options: TrainingOptions = DEFAULT_OPTIONS,
 ) -> list[str]:
@@ -109,9 +110,10 @@ def threshold_report(
     features, owners = embed_items(encoder, items)
     safe = np.array([not item.get("expect") for item in items])
     lines = [
-        f"out-of-fold scores of {len(items)} training prompts ({int(safe.sum())} safe), "
-        f"budget {budget:.3%} of safe prompts per head",
-        f"{'category':<16}{'policy':>7}{'safe>=':>8}{'recall':>8}{'chosen':>8}{'safe>=':>8}{'recall':>8}",
+        f"out-of-fold scores of {len(items)} training prompts ({int(safe.sum())} safe); budgets: "
+        f"{budget:.2%} of safe prompts, {others_budget:.2%} of other categories' prompts per head",
+        f"{'category':<16}{'policy':>7}{'safe>=':>8}{'other>=':>8}{'recall':>8}"
+        f"{'chosen':>8}{'safe>=':>8}{'other>=':>8}{'recall':>8}",
     ]
     for category in policy.categories:
         rules = category.detectors.classifier
@@ -121,12 +123,12 @@ def threshold_report(
         probabilities = out_of_fold_probabilities(
             features, owners, expected[np.asarray(owners)].astype(np.float32), options=options
         )
-        current = rules.threshold
-        choice = choose_threshold(category.id, probabilities, expected, safe, budget)
+        current = choose_threshold(category.id, probabilities, expected, safe, 1.0, floor=rules.threshold)
+        choice = choose_threshold(category.id, probabilities, expected, safe, budget, 0.5, others_budget)
         lines.append(
-            f"{category.id:<16}{current:>7.2f}{(probabilities[safe] >= current).mean():>8.3f}"
-            f"{(probabilities[expected] >= current).mean():>8.3f}"
-            f"{choice.threshold:>8.2f}{choice.safe_flagged:>8.3f}{choice.recall:>8.3f}"
+            f"{category.id:<16}{rules.threshold:>7.2f}{current.safe_flagged:>8.3f}{current.others_flagged:>8.3f}"
+            f"{current.recall:>8.3f}{choice.threshold:>8.2f}{choice.safe_flagged:>8.3f}"
+            f"{choice.others_flagged:>8.3f}{choice.recall:>8.3f}"
         )
     return lines
 
@@ -142,10 +144,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="instead of training, print the thresholds whose out-of-fold false-positive share "
         "on the safe training prompts is at most BUDGET (e.g. 0.005)",
     )
+    parser.add_argument(
+        "--others-budget",
+        type=float,
+        default=1.0,
+        help="with --thresholds: also cap the share of other categories' prompts a head flags",
+    )
     args = parser.parse_args(argv)
     policy = load_policy()
     if args.thresholds is not None:
-        print("\n".join(threshold_report(models.sentence_model(1), policy, args.thresholds)))
+        encoder = models.sentence_model(1)
+        print("\n".join(threshold_report(encoder, policy, args.thresholds, args.others_budget)))
         return
     heads = train(models.sentence_model(1), [c.id for c in policy.categories])
     heads.save(args.out)

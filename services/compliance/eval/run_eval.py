@@ -1,6 +1,6 @@
 """Precision and recall of the prompt stage per category, on each labelled split.
 
-Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|holdout|all] [--policy FILE]
+Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2|holdout|all] [--policy FILE]
 [--prompts FILE] [--lexicon-only]``. Labels are the categories a prompt should *flag* (blocking
 or not), so the numbers measure the detectors, independent of any model's policy. For each split
 it prints the per-category table, the overall recall on unsafe prompts (every expected (prompt,
@@ -13,9 +13,11 @@ optimistic sets hide the honest one's misses:
 * ``tuning`` (``prompts.yaml``): the exemplar thresholds were fitted on it, and it is part of
   the classifier heads' training data (with ``train.yaml``, which is no split: a set a model was
   trained on says nothing about it);
-* ``dev`` (``dev.yaml``): model selection; the heads' thresholds are chosen on it, never trained on;
+* ``dev`` (``dev.yaml``): model selection; the heads' thresholds are checked on it, never trained on;
+* ``dev2`` (``dev2.yaml``): the first blind holdout, measured once and studied since: dev data now;
 * ``holdout`` (``holdout.yaml``): a blind set nobody tuning the stage has read; the one honest
   number. Until the file exists the split is skipped (``all`` leaves it out, naming it says so).
+  Once its misses are studied it must become a dev set in turn, and a new blind set be written.
 """
 
 from __future__ import annotations
@@ -37,11 +39,17 @@ from services.compliance.semantic_heads import load_heads
 
 DEFAULT_PROMPTS = Path(__file__).with_name("prompts.yaml")
 DEV_PROMPTS = Path(__file__).with_name("dev.yaml")
+DEV2_PROMPTS = Path(__file__).with_name("dev2.yaml")
 HOLDOUT_PROMPTS = Path(__file__).with_name("holdout.yaml")
 #: The classifier heads' own training prompts (with ``prompts.yaml``); no split, see the docstring.
 TRAIN_PROMPTS = Path(__file__).with_name("train.yaml")
 #: The labelled sets by split name, in the order they are reported.
-SPLITS: dict[str, Path] = {"tuning": DEFAULT_PROMPTS, "dev": DEV_PROMPTS, "holdout": HOLDOUT_PROMPTS}
+SPLITS: dict[str, Path] = {
+    "tuning": DEFAULT_PROMPTS,
+    "dev": DEV_PROMPTS,
+    "dev2": DEV2_PROMPTS,
+    "holdout": HOLDOUT_PROMPTS,
+}
 #: A model key no policy names, so every category keeps its default action.
 EVAL_MODEL = "eval"
 
