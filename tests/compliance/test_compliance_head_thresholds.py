@@ -69,3 +69,17 @@ def test_choose_threshold_takes_the_lowest_threshold_within_budget() -> None:
     everything_high = np.full(10, 0.999)
     no_budget_met = choose_threshold("hate", everything_high, np.ones(10, bool), np.ones(10, bool), 0.0)
     assert no_budget_met.threshold == THRESHOLD_GRID[-1]
+
+
+def test_the_others_budget_keeps_a_head_off_its_neighbours_prompts() -> None:
+    """A head that also scores high on another category's prompts gets a higher threshold."""
+    safe_scores = np.full(100, 0.1)
+    neighbour_scores = np.array([0.7] * 10 + [0.2] * 90)  # other categories' prompts
+    positive_scores = np.array([0.75, 0.9, 0.95, 0.99])
+    scores = np.concatenate([safe_scores, neighbour_scores, positive_scores])
+    safe = np.arange(len(scores)) < 100
+    positive = np.arange(len(scores)) >= 200
+    loose = choose_threshold("non_consensual", scores, positive, safe, budget=0.0)
+    assert loose.threshold == 0.5 and loose.others_flagged == 0.1
+    tight = choose_threshold("non_consensual", scores, positive, safe, budget=0.0, others_budget=0.01)
+    assert tight.threshold == 0.71 and tight.others_flagged == 0.0 and tight.recall == 1.0
