@@ -156,24 +156,20 @@ def holdout_result() -> EvalResult:
 
 @needs_holdout
 @pytest.mark.e2e
+@pytest.mark.xfail(strict=True, reason="second blind set, first measurement: minors recall 0.868 (33/38)")
 def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.scores["minors"].recall == TARGET_MINORS_RECALL, minors_misses(holdout_result)
 
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True, reason="blind set, first measurement: unsafe recall 0.903 (was 0.660 before the heads)"
-)
+@pytest.mark.xfail(strict=True, reason="second blind set, first measurement: unsafe recall 0.789")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="blind set, first measurement: 7/103 = 0.068 safe prompts flagged (was 0.019), 6 by the heads",
-)
 def test_holdout_safe_false_positive_rate_meets_the_target(holdout_result: EvalResult) -> None:
+    """Second blind set, first measurement: 2/158 = 0.013 safe prompts flagged."""
     assert holdout_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, holdout_result.mistakes
