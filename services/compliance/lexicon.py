@@ -104,7 +104,10 @@ class PhraseMask:
 
     def apply(self, text: str) -> str:
         """``text`` character-folded, with every safe phrase replaced by a space."""
-        folded = fold_characters(text)
+        return self.blank(fold_characters(text))
+
+    def blank(self, folded: str) -> str:
+        """An already character-folded text with every safe phrase replaced by a space."""
         return folded if self._pattern is None else self._pattern.sub(" ", folded)
 
 
@@ -194,7 +197,7 @@ class TermSet:
         hit = [
             f"pattern#{n}"
             for n, (_, compiled) in enumerate(self._patterns, 1)
-            if compiled.search(folded.plain)
+            if any(compiled.search(plain) for plain in folded.plains)
         ]
         hit += self._names.matches(folded) if self._names else []
         quick_words = self._any_bounded is not None and any(self._any_bounded.search(w) for w in words)
@@ -261,7 +264,7 @@ class Lexicon:
     def review(self, texts: Sequence[PromptText]) -> list[Finding]:
         """Findings for every category the texts hit, in policy order."""
         folded = [
-            (t.source or "user", t.is_negative, fold(self._mask.apply(t.text)))
+            (t.source or "user", t.is_negative, fold(t.text, self._mask.blank))
             for t in texts
             if t.text.strip()
         ]

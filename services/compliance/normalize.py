@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 #: Look-alike letters from Cyrillic, Greek and a few IPA/Latin-extended blocks, folded to
@@ -130,6 +131,18 @@ CONFUSABLES: dict[str, str] = {
     "þ": "p",
 }
 
+#: Cyrillic letters as Latin (Russian/Ukrainian romanisation), for words written wholly in
+#: Cyrillic: "Меркель" is the name Merkel, not a disguise, while a Latin word with a Cyrillic
+#: letter slipped in ("sеxy") is folded by :data:`CONFUSABLES`. Accents are stripped first,
+#: so й, ё and ї arrive as и, е and і.
+CYRILLIC_LATIN: dict[str, str] = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i",
+    "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y",
+    "ь": "", "э": "e", "ю": "yu", "я": "ya", "і": "i", "є": "ye", "ґ": "g", "ѕ": "s", "ј": "j",
+}  # fmt: skip
+_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
+
 #: Leetspeak digits and symbols. Only applied inside a word that has at least one letter,
 #: so "2024" and "18" stay numbers. "1" and "|" are ambiguous (i or l): both readings are
 #: produced.
@@ -171,17 +184,52 @@ class FoldedText:
     readings: tuple[str, ...]
     joined: tuple[str, ...]
     spelled: tuple[str, ...]
+    #: ``plain`` with whole-Cyrillic words romanised ("" when it has none); patterns see both.
+    romanised: str = ""
+
+    @property
+    def plains(self) -> tuple[str, ...]:
+        """The texts raw patterns are matched against."""
+        return (self.plain, self.romanised) if self.romanised else (self.plain,)
 
 
-def fold_characters(text: str) -> str:
-    """NFKC, drop invisible format characters, casefold, strip accents, fold look-alikes."""
+def fold_characters(text: str, transliterate: bool = False) -> str:
+    """NFKC, drop invisible format characters, casefold, strip accents, fold look-alikes.
+
+    With ``transliterate``, words written wholly in Cyrillic are romanised first (see
+    :data:`CYRILLIC_LATIN`); :func:`fold` reads a text both ways when it has such words.
+    """
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = text.casefold()
     decomposed = unicodedata.normalize("NFD", text)
     text = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     text = unicodedata.normalize("NFC", text)
+    if transliterate:
+        text = _romanise_cyrillic_words(text)
     return "".join(CONFUSABLES.get(ch, ch) for ch in text)
+
+
+def _romanise_cyrillic_words(text: str) -> str:
+    """Every run of Cyrillic letters that is a whole word, romanised; mixed-script words kept."""
+
+    def romanise(match: re.Match[str]) -> str:
+        before = text[match.start() - 1] if match.start() else ""
+        after = text[match.end()] if match.end() < len(text) else ""
+        if before.isalpha() or after.isalpha():  # a Cyrillic letter inside a Latin word: a disguise
+            return match.group()
+        return "".join(CYRILLIC_LATIN.get(ch, ch) for ch in match.group())
+
+    return _CYRILLIC_WORD.sub(romanise, text)
+
+
+def has_cyrillic_word(text: str) -> bool:
+    """Whether ``text`` holds a word written wholly in Cyrillic (worth a romanised reading)."""
+    return any(
+        not (m.start() and text[m.start() - 1].isalpha())
+        and not (m.end() < len(text) and text[m.end()].isalpha())
+        for m in _CYRILLIC_WORD.finditer(text)
+    )
 
 
 def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
@@ -208,24 +256,40 @@ def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
     return "".join(out)
 
 
-def fold(text: str) -> FoldedText:
-    """Fold ``text`` into the readings, glued words and spelled-out runs the lexicon matches."""
-    plain = fold_characters(text)
-    chunks = plain.split()
+def fold(text: str, blank: Callable[[str], str] | None = None) -> FoldedText:
+    """Fold ``text`` into the readings, glued words and spelled-out runs the lexicon matches.
+
+    A text with words wholly in Cyrillic is read twice: with look-alikes folded (the disguise
+    reading) and romanised (the Russian reading, "голая" → "golaya"). ``blank`` is applied to
+    each character-folded reading before it is split (the lexicon blanks its safe phrases there).
+    """
+    blank = blank or _unchanged
+    plain = blank(fold_characters(text))
+    plains = [plain]
+    if has_cyrillic_word(unicodedata.normalize("NFKC", text).casefold()):
+        plains.append(blank(fold_characters(text, transliterate=True)))
     readings: list[str] = []
     joined: list[str] = []
     spelled: list[str] = []
-    for ambiguous_as in ("i", "l"):
-        pieces_per_chunk = [[p for p in _SPLIT.split(_deleet_chunk(c, ambiguous_as)) if p] for c in chunks]
-        readings.append(" ".join(" ".join(pieces) for pieces in pieces_per_chunk if pieces))
-        joined.extend("".join(pieces) for pieces in pieces_per_chunk if len(pieces) > 1)
-        spelled.extend(_single_letter_runs(pieces_per_chunk))
+    for variant in plains:
+        chunks = variant.split()
+        for ambiguous_as in ("i", "l"):
+            deleeted = (_deleet_chunk(chunk, ambiguous_as) for chunk in chunks)
+            pieces_per_chunk = [[p for p in _SPLIT.split(chunk) if p] for chunk in deleeted]
+            readings.append(" ".join(" ".join(pieces) for pieces in pieces_per_chunk if pieces))
+            joined.extend("".join(pieces) for pieces in pieces_per_chunk if len(pieces) > 1)
+            spelled.extend(_single_letter_runs(pieces_per_chunk))
     return FoldedText(
         plain=plain,
         readings=tuple(dict.fromkeys(readings)),
         joined=tuple(dict.fromkeys(joined)),
         spelled=tuple(dict.fromkeys(spelled)),
+        romanised=plains[1] if len(plains) > 1 else "",
     )
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 def _single_letter_runs(pieces_per_chunk: list[list[str]]) -> list[str]:
