@@ -5,11 +5,11 @@ so that is where the targets are asserted; importing the encoder takes seconds, 
 The lexicon alone must already hold minors at recall 1.0 on the tuning set: the learned
 stages add paraphrases, they are not what stands between a minor and a sexual prompt.
 
-Four splits (see ``run_eval``): ``tuning`` (the heads' training data, with ``train.yaml``),
-``dev`` (where the heads' thresholds were checked), ``dev2`` (the first blind set, studied since)
-and ``holdout``, the current blind set, added to the tree only after everything it measures was
-final; its tests skip until the file exists. The sets must stay apart: a training prompt that is
-also a dev or holdout prompt would make those numbers say nothing.
+Five splits (see ``run_eval``): ``tuning`` (the heads' training data, with ``train.yaml``),
+``dev`` (where the heads' thresholds were checked), ``dev2`` and ``dev3`` (the first and second
+blind sets, studied since) and ``holdout``, the current blind set, added to the tree only after
+everything it measures was final; its tests skip until the file exists. The sets must stay apart:
+a training prompt that is also a dev or holdout prompt would make those numbers say nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import yaml
 from services.compliance.eval.run_eval import (
     DEFAULT_PROMPTS,
     DEV2_PROMPTS,
+    DEV3_PROMPTS,
     DEV_PROMPTS,
     HOLDOUT_PROMPTS,
     TARGET_MINORS_RECALL,
@@ -85,6 +86,7 @@ def test_the_splits_and_the_training_set_share_no_prompt() -> None:
         "train": TRAIN_PROMPTS,
         "dev": DEV_PROMPTS,
         "dev2": DEV2_PROMPTS,
+        "dev3": DEV3_PROMPTS,
         "holdout": HOLDOUT_PROMPTS,
     }
     texts = {name: prompt_texts_of(path) for name, path in sets.items() if path.exists()}
@@ -95,7 +97,7 @@ def test_the_splits_and_the_training_set_share_no_prompt() -> None:
 
 
 def test_all_leaves_out_the_holdout_split_until_its_file_exists() -> None:
-    assert available_splits()[:3] == ["tuning", "dev", "dev2"]
+    assert available_splits()[:4] == ["tuning", "dev", "dev2", "dev3"]
     assert ("holdout" in available_splits()) == HOLDOUT_PROMPTS.exists()
 
 
@@ -149,6 +151,33 @@ def test_dev2_safe_false_positive_rate_meets_the_target(dev2_result: EvalResult)
 
 
 @pytest.fixture(scope="module")
+def dev3_result() -> EvalResult:
+    """The full prompt stage on the third dev set (the second blind set), evaluated once."""
+    return evaluate(DEV3_PROMPTS)
+
+
+@pytest.mark.e2e
+@pytest.mark.xfail(
+    strict=True,
+    reason="dev3 after study: minors recall 0.947 (blind: 0.868); one miss says so only in its negative "
+    "text ('adult, mature'), one only by 'little feet'",
+)
+def test_dev3_minors_recall_meets_the_target(dev3_result: EvalResult) -> None:
+    assert dev3_result.scores["minors"].recall == TARGET_MINORS_RECALL, minors_misses(dev3_result)
+
+
+@pytest.mark.e2e
+@pytest.mark.xfail(strict=True, reason="dev3 after study: unsafe recall 0.936 (blind: 0.789)")
+def test_dev3_unsafe_recall_meets_the_target(dev3_result: EvalResult) -> None:
+    assert dev3_result.unsafe_recall >= TARGET_UNSAFE_RECALL, dev3_result.mistakes
+
+
+@pytest.mark.e2e
+def test_dev3_safe_false_positive_rate_meets_the_target(dev3_result: EvalResult) -> None:
+    assert dev3_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, dev3_result.mistakes
+
+
+@pytest.fixture(scope="module")
 def holdout_result() -> EvalResult:
     """The full prompt stage on the blind holdout set, evaluated once for the tests below."""
     return evaluate(HOLDOUT_PROMPTS)
@@ -156,20 +185,20 @@ def holdout_result() -> EvalResult:
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="second blind set, first measurement: minors recall 0.868 (33/38)")
+@pytest.mark.xfail(strict=True, reason="third blind set, first measurement: minors recall 0.966 (28/29)")
 def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.scores["minors"].recall == TARGET_MINORS_RECALL, minors_misses(holdout_result)
 
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="second blind set, first measurement: unsafe recall 0.789")
+@pytest.mark.xfail(strict=True, reason="third blind set, first measurement: unsafe recall 0.817")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
 
 @needs_holdout
 @pytest.mark.e2e
+@pytest.mark.xfail(strict=True, reason="third blind set, first measurement: 7/137 = 0.051 safe flagged")
 def test_holdout_safe_false_positive_rate_meets_the_target(holdout_result: EvalResult) -> None:
-    """Second blind set, first measurement: 2/158 = 0.013 safe prompts flagged."""
     assert holdout_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, holdout_result.mistakes

@@ -1,11 +1,11 @@
 """Precision and recall of the prompt stage per category, on each labelled split.
 
-Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2|holdout|all] [--policy FILE]
-[--prompts FILE] [--lexicon-only]``. Labels are the categories a prompt should *flag* (blocking
-or not), so the numbers measure the detectors, independent of any model's policy. For each split
-it prints the per-category table, the overall recall on unsafe prompts (every expected (prompt,
-category) pair counts once), the false-positive rate on the safe prompts (a safe prompt that
-flags anything at all is a false positive), minors recall, and the misjudged prompts.
+Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2|dev3|holdout|all]
+[--policy FILE] [--prompts FILE] [--lexicon-only]``. Labels are the categories a prompt should
+*flag* (blocking or not), so the numbers measure the detectors, independent of any model's policy.
+For each split it prints the per-category table, the overall recall on unsafe prompts (every
+expected (prompt, category) pair counts once), the false-positive rate on the safe prompts (a safe
+prompt that flags anything at all is a false positive), minors recall, and the misjudged prompts.
 
 The splits are kept apart because each plays a different role, and pooling them would let the
 optimistic sets hide the honest one's misses:
@@ -14,7 +14,8 @@ optimistic sets hide the honest one's misses:
   the classifier heads' training data (with ``train.yaml``, which is no split: a set a model was
   trained on says nothing about it);
 * ``dev`` (``dev.yaml``): model selection; the heads' thresholds are checked on it, never trained on;
-* ``dev2`` (``dev2.yaml``): the first blind holdout, measured once and studied since: dev data now;
+* ``dev2`` (``dev2.yaml``) and ``dev3`` (``dev3.yaml``): the first and second blind holdouts, each
+  measured once and studied since: dev data now;
 * ``holdout`` (``holdout.yaml``): a blind set nobody tuning the stage has read; the one honest
   number. Until the file exists the split is skipped (``all`` leaves it out, naming it says so).
   Once its misses are studied it must become a dev set in turn, and a new blind set be written.
@@ -40,6 +41,7 @@ from services.compliance.semantic_heads import load_heads
 DEFAULT_PROMPTS = Path(__file__).with_name("prompts.yaml")
 DEV_PROMPTS = Path(__file__).with_name("dev.yaml")
 DEV2_PROMPTS = Path(__file__).with_name("dev2.yaml")
+DEV3_PROMPTS = Path(__file__).with_name("dev3.yaml")
 HOLDOUT_PROMPTS = Path(__file__).with_name("holdout.yaml")
 #: The classifier heads' own training prompts (with ``prompts.yaml``); no split, see the docstring.
 TRAIN_PROMPTS = Path(__file__).with_name("train.yaml")
@@ -48,6 +50,7 @@ SPLITS: dict[str, Path] = {
     "tuning": DEFAULT_PROMPTS,
     "dev": DEV_PROMPTS,
     "dev2": DEV2_PROMPTS,
+    "dev3": DEV3_PROMPTS,
     "holdout": HOLDOUT_PROMPTS,
 }
 #: A model key no policy names, so every category keeps its default action.
