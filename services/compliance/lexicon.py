@@ -38,6 +38,8 @@ SUFFIXES = r"(?:s|es|d|ed|ing|er|ers)?"
 NEGATIVE_SOURCE = "negative"
 _PIECE = re.compile(r"[^a-z0-9]+")
 _MAX_TERMS_IN_DETAIL = 4
+#: Kana, CJK ideographs and Hangul: scripts written without spaces between words.
+_UNSPACED_SCRIPT = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 #: Letters a name written as one word needs to count ("#taylorswift" does; "lina" is not Li Na).
 MIN_SPELLED_NAME = 7
 
@@ -176,9 +178,14 @@ class TermSet:
         self._names = NameSet(names)
         self.terms: tuple[str, ...] = tuple(dict.fromkeys(t.strip() for t in terms if t.strip()))
         self._per_term: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = []
+        # Japanese, Chinese and Korean write no spaces between words: their terms match as
+        # substrings of the character-folded text.
+        self._unspaced = [(t, fold_characters(t)) for t in self.terms if _UNSPACED_SCRIPT.search(t)]
         bounded: list[str] = []
         glued: list[str] = []
         for term in self.terms:
+            if _UNSPACED_SCRIPT.search(term):
+                continue
             spaced, joined = term_patterns(term)
             either = f"(?<![a-z0-9])(?:{spaced}|{joined})(?![a-z0-9])"
             self._per_term.append((term, re.compile(either), re.compile(joined)))
@@ -200,6 +207,7 @@ class TermSet:
             if any(compiled.search(plain) for plain in folded.plains)
         ]
         hit += self._names.matches(folded) if self._names else []
+        hit += [term for term, folded_term in self._unspaced if any(folded_term in p for p in folded.plains)]
         quick_words = self._any_bounded is not None and any(self._any_bounded.search(w) for w in words)
         quick_spelled = self._any_glued is not None and any(self._any_glued.search(s) for s in folded.spelled)
         if quick_words or quick_spelled:

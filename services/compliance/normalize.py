@@ -131,9 +131,9 @@ CONFUSABLES: dict[str, str] = {
     "þ": "p",
 }
 
-#: Cyrillic letters as Latin (Russian/Ukrainian romanisation), for words written wholly in
-#: Cyrillic: "Меркель" is the name Merkel, not a disguise, while a Latin word with a Cyrillic
-#: letter slipped in ("sеxy") is folded by :data:`CONFUSABLES`. Accents are stripped first,
+#: Cyrillic letters as Latin (Russian/Ukrainian romanisation). A text with Cyrillic letters is
+#: read twice: folded by :data:`CONFUSABLES` (a disguise: "sеxy" with a Cyrillic е) and
+#: romanised ("Меркель" is the name Merkel, "Pуtin" is Putin). Accents are stripped first,
 #: so й, ё and ї arrive as и, е and і.
 CYRILLIC_LATIN: dict[str, str] = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i",
@@ -184,7 +184,7 @@ class FoldedText:
     readings: tuple[str, ...]
     joined: tuple[str, ...]
     spelled: tuple[str, ...]
-    #: ``plain`` with whole-Cyrillic words romanised ("" when it has none); patterns see both.
+    #: ``plain`` with Cyrillic letters romanised ("" when it has none); patterns see both.
     romanised: str = ""
 
     @property
@@ -196,8 +196,8 @@ class FoldedText:
 def fold_characters(text: str, transliterate: bool = False) -> str:
     """NFKC, drop invisible format characters, casefold, strip accents, fold look-alikes.
 
-    With ``transliterate``, words written wholly in Cyrillic are romanised first (see
-    :data:`CYRILLIC_LATIN`); :func:`fold` reads a text both ways when it has such words.
+    With ``transliterate``, Cyrillic letters are romanised first (see :data:`CYRILLIC_LATIN`);
+    :func:`fold` reads a text both ways when it has any.
     """
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
@@ -211,25 +211,13 @@ def fold_characters(text: str, transliterate: bool = False) -> str:
 
 
 def _romanise_cyrillic_words(text: str) -> str:
-    """Every run of Cyrillic letters that is a whole word, romanised; mixed-script words kept."""
-
-    def romanise(match: re.Match[str]) -> str:
-        before = text[match.start() - 1] if match.start() else ""
-        after = text[match.end()] if match.end() < len(text) else ""
-        if before.isalpha() or after.isalpha():  # a Cyrillic letter inside a Latin word: a disguise
-            return match.group()
-        return "".join(CYRILLIC_LATIN.get(ch, ch) for ch in match.group())
-
-    return _CYRILLIC_WORD.sub(romanise, text)
+    """Every Cyrillic letter romanised, also inside a Latin word ("Pуtin" is Putin read as Russian)."""
+    return _CYRILLIC_WORD.sub(lambda m: "".join(CYRILLIC_LATIN.get(ch, ch) for ch in m.group()), text)
 
 
 def has_cyrillic_word(text: str) -> bool:
-    """Whether ``text`` holds a word written wholly in Cyrillic (worth a romanised reading)."""
-    return any(
-        not (m.start() and text[m.start() - 1].isalpha())
-        and not (m.end() < len(text) and text[m.end()].isalpha())
-        for m in _CYRILLIC_WORD.finditer(text)
-    )
+    """Whether ``text`` holds Cyrillic letters (worth a romanised reading beside the folded one)."""
+    return _CYRILLIC_WORD.search(text) is not None
 
 
 def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
@@ -252,15 +240,16 @@ def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
         after = chunk[index + 1] if index + 1 < len(chunk) else ""
         inside = before in _WORD_CHARS and after in _WORD_CHARS and (index < last_alnum or ch in "@$")
         leading = not before and after in _WORD_CHARS and ch in "@$"
-        out.append(mapped if inside or leading else ch)
+        trailing = not after and before in _WORD_CHARS and ch in "@$"  # "n1gg@", "cla$$"
+        out.append(mapped if inside or leading or trailing else ch)
     return "".join(out)
 
 
 def fold(text: str, blank: Callable[[str], str] | None = None) -> FoldedText:
     """Fold ``text`` into the readings, glued words and spelled-out runs the lexicon matches.
 
-    A text with words wholly in Cyrillic is read twice: with look-alikes folded (the disguise
-    reading) and romanised (the Russian reading, "голая" → "golaya"). ``blank`` is applied to
+    A text with Cyrillic letters is read twice: with look-alikes folded (the disguise reading)
+    and romanised (the Russian reading, "голая" → "golaya"). ``blank`` is applied to
     each character-folded reading before it is split (the lexicon blanks its safe phrases there).
     """
     blank = blank or _unchanged

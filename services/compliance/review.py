@@ -26,8 +26,12 @@ from services.compliance.image_classifiers import (
 from services.compliance.image_review import ImageDetector, ImageReviewer, PdqHashListDetector, pdq_rules
 from services.compliance.lexicon import Lexicon, PromptText
 from services.compliance.policy import ModelPolicy
-from services.compliance.semantic import SemanticPromptDetector, classifier_rules, semantic_rules
-from services.compliance.semantic_heads import load_heads
+from services.compliance.semantic import (
+    SemanticPromptDetector,
+    classifier_rules,
+    detector_for_policy,
+    semantic_rules,
+)
 from services.shared.errors import InvalidArgument
 
 
@@ -130,5 +134,5 @@ def build_engine(
     exemplars, heads = semantic_rules(policy), classifier_rules(policy)
     if exemplars or heads:
         encoder = models.sentence_model(options.threads, options.semantic_backend, options.onnx_cache_dir)
-        semantic = SemanticPromptDetector(encoder, exemplars, load_heads() if heads else None, heads)
+        semantic = detector_for_policy(policy, encoder)
     return ComplianceEngine(policy, ImageReviewer(detectors), limits, semantic)

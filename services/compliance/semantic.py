@@ -18,17 +18,17 @@ opposite of what the words say (the lexicon's ``negative_terms`` cover the inver
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from services.compliance.categories import ClassifierRules, PolicyDocument, SemanticRules
 from services.compliance.findings import Finding
-from services.compliance.lexicon import PromptText
+from services.compliance.lexicon import PhraseMask, PromptText
 from services.compliance.models import SentenceEncoder
 from services.compliance.normalize import fold_characters
 from services.compliance.semantic_heads import DETECTOR as CLASSIFIER_DETECTOR
-from services.compliance.semantic_heads import HeadsError, SemanticHeads
+from services.compliance.semantic_heads import HeadsError, SemanticHeads, load_heads
 
 #: Words per embedded chunk: well inside MiniLM's 256-token window, so nothing is truncated.
 CHUNK_WORDS = 48
@@ -45,14 +45,18 @@ def classifier_rules(policy: PolicyDocument) -> dict[str, ClassifierRules]:
     return {c.id: c.detectors.classifier for c in policy.categories if c.detectors.classifier is not None}
 
 
-def positive_description(texts: Sequence[PromptText]) -> str:
+def positive_description(texts: Sequence[PromptText], blank: Callable[[str], str] | None = None) -> str:
     """The positive texts joined into the one description that is embedded.
 
     Look-alike letters and invisible characters are folded (the model has never seen
     "ᴋɪᴅ"); leetspeak is left to the lexicon, since folding it would also eat digits ("14yo").
-    The training entry point embeds its prompts through this same function.
+    ``blank`` removes the policy's safe phrases, as for the lexicon: "suicide prevention
+    hotline poster" otherwise sits next to suicide in the embedding space. The training entry
+    point embeds its prompts through this same function, with the same ``blank``.
     """
-    return ". ".join(fold_characters(t.text).strip() for t in texts if not t.is_negative and t.text.strip())
+    folded = (fold_characters(t.text) for t in texts if not t.is_negative and t.text.strip())
+    pieces = (" ".join((blank(f) if blank else f).split()) for f in folded)
+    return ". ".join(piece for piece in pieces if piece)
 
 
 def chunks(text: str, size: int = CHUNK_WORDS) -> list[str]:
@@ -75,8 +79,10 @@ class SemanticPromptDetector:
         rules: dict[str, SemanticRules],
         heads: SemanticHeads | None = None,
         classifier: dict[str, ClassifierRules] | None = None,
+        blank: Callable[[str], str] | None = None,
     ) -> None:
         self._encoder = encoder
+        self._blank = blank
         self._rules = rules
         self._heads = heads
         self._classifier = classifier or {}
@@ -138,7 +144,7 @@ class SemanticPromptDetector:
 
     def review(self, texts: Sequence[PromptText]) -> list[Finding]:
         """Findings for categories whose nearest exemplar or head score is at or over its threshold."""
-        joined = positive_description(texts)
+        joined = positive_description(texts, self._blank)
         embedded = self.embed_description(joined)
         findings = []
         for category, (score, exemplar) in self.similarities(joined, embedded).items():
@@ -168,3 +174,16 @@ class SemanticPromptDetector:
                     )
                 )
         return findings
+
+
+def detector_for_policy(policy: PolicyDocument, encoder: SentenceEncoder) -> SemanticPromptDetector:
+    """The semantic stage a policy asks for: its exemplars, the packaged heads if any category
+    has a ``classifier`` block, and its safe phrases blanked before embedding."""
+    heads = classifier_rules(policy)
+    return SemanticPromptDetector(
+        encoder,
+        semantic_rules(policy),
+        load_heads() if heads else None,
+        heads,
+        PhraseMask(policy.safe_phrases).blank,
+    )

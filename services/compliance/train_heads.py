@@ -17,7 +17,7 @@ cover those prompts.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from services.compliance import models
 from services.compliance.categories import PolicyDocument, load_policy
 from services.compliance.eval.run_eval import DEFAULT_PROMPTS, TRAIN_PROMPTS, prompt_texts
 from services.compliance.head_thresholds import choose_threshold, out_of_fold_probabilities
+from services.compliance.lexicon import PhraseMask
 from services.compliance.models import SentenceEncoder
 from services.compliance.semantic import chunks, positive_description
 from services.compliance.semantic_heads import (
@@ -59,12 +60,17 @@ def training_items(paths: Sequence[Path]) -> list[dict[str, str]]:
     return items
 
 
-def embed_items(encoder: SentenceEncoder, items: list[dict[str, str]]) -> tuple[np.ndarray, list[int]]:
-    """One row per chunk of each prompt's description, and which prompt each row came from."""
+def embed_items(
+    encoder: SentenceEncoder, items: list[dict[str, str]], blank: Callable[[str], str] | None = None
+) -> tuple[np.ndarray, list[int]]:
+    """One row per chunk of each prompt's description, and which prompt each row came from.
+
+    ``blank`` is the policy's safe-phrase blanking, as the service applies it before embedding.
+    """
     pieces: list[str] = []
     owners: list[int] = []
     for index, item in enumerate(items):
-        for piece in chunks(positive_description(prompt_texts(item))):
+        for piece in chunks(positive_description(prompt_texts(item), blank)):
             pieces.append(piece)
             owners.append(index)
     vectors = encoder.encode(
@@ -78,10 +84,11 @@ def train(
     categories: Sequence[str],
     paths: Sequence[Path] = TRAINING_FILES,
     options: TrainingOptions = DEFAULT_OPTIONS,
+    blank: Callable[[str], str] | None = None,
 ) -> SemanticHeads:
     """Heads for ``categories`` trained on the prompts of ``paths``, with the manifest filled in."""
     items = training_items(paths)
-    features, owners = embed_items(encoder, items)
+    features, owners = embed_items(encoder, items, blank)
     labels = {
         category: np.array([category in (items[i].get("expect") or []) for i in owners], dtype=np.float32)
         for category in categories
@@ -107,7 +114,7 @@ def threshold_report(
     A report, not an edit: the policy file stays the one place thresholds are set.
     """
     items = training_items(paths)
-    features, owners = embed_items(encoder, items)
+    features, owners = embed_items(encoder, items, PhraseMask(policy.safe_phrases).blank)
     safe = np.array([not item.get("expect") for item in items])
     lines = [
         f"out-of-fold scores of {len(items)} training prompts ({int(safe.sum())} safe); budgets: "
@@ -156,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         encoder = models.sentence_model(1)
         print("\n".join(threshold_report(encoder, policy, args.thresholds, args.others_budget)))
         return
-    heads = train(models.sentence_model(1), [c.id for c in policy.categories])
+    blank = PhraseMask(policy.safe_phrases).blank
+    heads = train(models.sentence_model(1), [c.id for c in policy.categories], blank=blank)
     heads.save(args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes): {heads.manifest}")
 

@@ -5,11 +5,12 @@ so that is where the targets are asserted; importing the encoder takes seconds, 
 The lexicon alone must already hold minors at recall 1.0 on the tuning set: the learned
 stages add paraphrases, they are not what stands between a minor and a sexual prompt.
 
-Five splits (see ``run_eval``): ``tuning`` (the heads' training data, with ``train.yaml``),
-``dev`` (where the heads' thresholds were checked), ``dev2`` and ``dev3`` (the first and second
-blind sets, studied since) and ``holdout``, the current blind set, added to the tree only after
-everything it measures was final; its tests skip until the file exists. The sets must stay apart:
-a training prompt that is also a dev or holdout prompt would make those numbers say nothing.
+Six splits (see ``run_eval``): ``tuning`` (the heads' training data, with ``train.yaml``), ``dev``
+(where the heads' thresholds were checked), ``dev2`` to ``dev4`` (the first three blind sets, each
+studied after its one blind run) and ``holdout``, the current blind set, added to the tree only
+after everything it measures was final; its tests skip until the file exists. The sets must stay
+apart: a training prompt that is also a dev or holdout prompt would make those numbers say
+nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.compliance.eval.run_eval import (
     DEFAULT_PROMPTS,
     DEV2_PROMPTS,
     DEV3_PROMPTS,
+    DEV4_PROMPTS,
     DEV_PROMPTS,
     HOLDOUT_PROMPTS,
     TARGET_MINORS_RECALL,
@@ -87,6 +89,7 @@ def test_the_splits_and_the_training_set_share_no_prompt() -> None:
         "dev": DEV_PROMPTS,
         "dev2": DEV2_PROMPTS,
         "dev3": DEV3_PROMPTS,
+        "dev4": DEV4_PROMPTS,
         "holdout": HOLDOUT_PROMPTS,
     }
     texts = {name: prompt_texts_of(path) for name, path in sets.items() if path.exists()}
@@ -97,7 +100,7 @@ def test_the_splits_and_the_training_set_share_no_prompt() -> None:
 
 
 def test_all_leaves_out_the_holdout_split_until_its_file_exists() -> None:
-    assert available_splits()[:4] == ["tuning", "dev", "dev2", "dev3"]
+    assert available_splits()[:5] == ["tuning", "dev", "dev2", "dev3", "dev4"]
     assert ("holdout" in available_splits()) == HOLDOUT_PROMPTS.exists()
 
 
@@ -178,6 +181,28 @@ def test_dev3_safe_false_positive_rate_meets_the_target(dev3_result: EvalResult)
 
 
 @pytest.fixture(scope="module")
+def dev4_result() -> EvalResult:
+    """The full prompt stage on the fourth dev set (the third blind set), evaluated once."""
+    return evaluate(DEV4_PROMPTS)
+
+
+@pytest.mark.e2e
+def test_dev4_minors_recall_meets_the_target(dev4_result: EvalResult) -> None:
+    assert dev4_result.scores["minors"].recall == TARGET_MINORS_RECALL, minors_misses(dev4_result)
+
+
+@pytest.mark.e2e
+@pytest.mark.xfail(strict=True, reason="dev4 after study: unsafe recall 0.935 (blind: 0.817)")
+def test_dev4_unsafe_recall_meets_the_target(dev4_result: EvalResult) -> None:
+    assert dev4_result.unsafe_recall >= TARGET_UNSAFE_RECALL, dev4_result.mistakes
+
+
+@pytest.mark.e2e
+def test_dev4_safe_false_positive_rate_meets_the_target(dev4_result: EvalResult) -> None:
+    assert dev4_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, dev4_result.mistakes
+
+
+@pytest.fixture(scope="module")
 def holdout_result() -> EvalResult:
     """The full prompt stage on the blind holdout set, evaluated once for the tests below."""
     return evaluate(HOLDOUT_PROMPTS)
@@ -185,20 +210,20 @@ def holdout_result() -> EvalResult:
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="third blind set, first measurement: minors recall 0.966 (28/29)")
 def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> None:
+    """Fourth blind set, first measurement: minors recall 1.000 (32/32)."""
     assert holdout_result.scores["minors"].recall == TARGET_MINORS_RECALL, minors_misses(holdout_result)
 
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="third blind set, first measurement: unsafe recall 0.817")
+@pytest.mark.xfail(strict=True, reason="fourth blind set, first measurement: unsafe recall 0.878")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="third blind set, first measurement: 7/137 = 0.051 safe flagged")
 def test_holdout_safe_false_positive_rate_meets_the_target(holdout_result: EvalResult) -> None:
+    """Fourth blind set, first measurement: 4/149 = 0.027 safe prompts flagged."""
     assert holdout_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, holdout_result.mistakes

@@ -1,6 +1,6 @@
 """Precision and recall of the prompt stage per category, on each labelled split.
 
-Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2|dev3|holdout|all]
+Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2|dev3|dev4|holdout|all]
 [--policy FILE] [--prompts FILE] [--lexicon-only]``. Labels are the categories a prompt should
 *flag* (blocking or not), so the numbers measure the detectors, independent of any model's policy.
 For each split it prints the per-category table, the overall recall on unsafe prompts (every
@@ -14,7 +14,7 @@ optimistic sets hide the honest one's misses:
   the classifier heads' training data (with ``train.yaml``, which is no split: a set a model was
   trained on says nothing about it);
 * ``dev`` (``dev.yaml``): model selection; the heads' thresholds are checked on it, never trained on;
-* ``dev2`` (``dev2.yaml``) and ``dev3`` (``dev3.yaml``): the first and second blind holdouts, each
+* ``dev2``, ``dev3`` and ``dev4`` (``dev2.yaml`` ...): the first three blind holdouts, each
   measured once and studied since: dev data now;
 * ``holdout`` (``holdout.yaml``): a blind set nobody tuning the stage has read; the one honest
   number. Until the file exists the split is skipped (``all`` leaves it out, naming it says so).
@@ -35,13 +35,17 @@ from services.compliance.categories import load_policy
 from services.compliance.image_review import ImageReviewer
 from services.compliance.lexicon import PromptText
 from services.compliance.review import ComplianceEngine
-from services.compliance.semantic import SemanticPromptDetector, classifier_rules, semantic_rules
-from services.compliance.semantic_heads import load_heads
+from services.compliance.semantic import (
+    classifier_rules,
+    detector_for_policy,
+    semantic_rules,
+)
 
 DEFAULT_PROMPTS = Path(__file__).with_name("prompts.yaml")
 DEV_PROMPTS = Path(__file__).with_name("dev.yaml")
 DEV2_PROMPTS = Path(__file__).with_name("dev2.yaml")
 DEV3_PROMPTS = Path(__file__).with_name("dev3.yaml")
+DEV4_PROMPTS = Path(__file__).with_name("dev4.yaml")
 HOLDOUT_PROMPTS = Path(__file__).with_name("holdout.yaml")
 #: The classifier heads' own training prompts (with ``prompts.yaml``); no split, see the docstring.
 TRAIN_PROMPTS = Path(__file__).with_name("train.yaml")
@@ -51,6 +55,7 @@ SPLITS: dict[str, Path] = {
     "dev": DEV_PROMPTS,
     "dev2": DEV2_PROMPTS,
     "dev3": DEV3_PROMPTS,
+    "dev4": DEV4_PROMPTS,
     "holdout": HOLDOUT_PROMPTS,
 }
 #: A model key no policy names, so every category keeps its default action.
@@ -119,9 +124,7 @@ def build_engine(policy_path: Path | None = None, semantic: bool = True) -> Comp
     detector = None
     rules, heads = semantic_rules(policy), classifier_rules(policy)
     if semantic and (rules or heads):
-        detector = SemanticPromptDetector(
-            models.sentence_model(1), rules, load_heads() if heads else None, heads
-        )
+        detector = detector_for_policy(policy, models.sentence_model(1))
     return ComplianceEngine(policy, ImageReviewer([]), semantic=detector)
 
 
