@@ -157,8 +157,9 @@ class NameSet:
                 glued = self._by_glued.get(tokens[start]) if len(tokens[start]) >= MIN_SPELLED_NAME else None
                 if glued is not None:
                     found[glued] = None
-        for run in folded.joined:  # "taylor-swift", "elon.musk": the whole chunk is the name
-            name = self._by_glued.get(_squeeze(run))
+        for run in folded.joined:  # "taylor-swift", "b.e.y.o.n.c.e": the whole chunk is the name
+            squeezed = _squeeze(run)
+            name = self._by_glued.get(squeezed) or self._by_tokens.get((squeezed,))
             if name is not None:
                 found[name] = None
         for run in folded.spelled:  # "e l o n m u s k a s": letters carry no word boundaries

@@ -3,10 +3,11 @@
 ``--thresholds BUDGET`` prints, instead, the thresholds chosen on out-of-fold scores (see
 :mod:`services.compliance.head_thresholds`) beside the policy's.
 
-Embeds the labelled training sets (``eval/prompts.yaml`` and ``eval/train.yaml``) exactly as
-the service embeds a prompt (positive texts joined and folded, in the same chunks), trains one
-head per policy category and writes the weights file with its manifest. ``dev.yaml`` is never
-read here: it chooses the thresholds in the policy, so it must stay unseen by the weights.
+Embeds the labelled training sets (:data:`TRAINING_FILES`: ``prompts.yaml``, ``train.yaml`` and
+the studied former blind sets ``dev2``-``dev5``) exactly as the service embeds a prompt (positive
+texts joined, folded and with the policy's safe phrases blanked, in the same chunks), trains one
+head per policy category and writes the weights file with its manifest. ``dev.yaml`` and the
+blind ``holdout.yaml`` are never read here.
 
 A labelled prompt whose negative text carries its label ("young teen on the beach" with
 ``-clothes``) is left out: the encoder never sees negative texts, so its positive text alone
@@ -25,7 +26,15 @@ import yaml
 
 from services.compliance import models
 from services.compliance.categories import PolicyDocument, load_policy
-from services.compliance.eval.run_eval import DEFAULT_PROMPTS, TRAIN_PROMPTS, prompt_texts
+from services.compliance.eval.run_eval import (
+    DEFAULT_PROMPTS,
+    DEV2_PROMPTS,
+    DEV3_PROMPTS,
+    DEV4_PROMPTS,
+    DEV5_PROMPTS,
+    TRAIN_PROMPTS,
+    prompt_texts,
+)
 from services.compliance.head_thresholds import choose_threshold, out_of_fold_probabilities
 from services.compliance.lexicon import PhraseMask
 from services.compliance.models import SentenceEncoder
@@ -39,8 +48,10 @@ from services.compliance.semantic_heads import (
 )
 from services.shared.digests import file_sha256
 
-#: The training sets, in the order their prompts are stacked.
-TRAINING_FILES = (DEFAULT_PROMPTS, TRAIN_PROMPTS)
+#: The training sets, in the order their prompts are stacked. dev2-dev5 are former blind sets:
+#: each was measured once, blind, then studied; written by other hands than train.yaml, they are
+#: the most varied data there is, so once their blind number is taken they teach the heads.
+TRAINING_FILES = (DEFAULT_PROMPTS, TRAIN_PROMPTS, DEV2_PROMPTS, DEV3_PROMPTS, DEV4_PROMPTS, DEV5_PROMPTS)
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
