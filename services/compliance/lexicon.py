@@ -38,8 +38,12 @@ SUFFIXES = r"(?:s|es|d|ed|ing|er|ers)?"
 NEGATIVE_SOURCE = "negative"
 _PIECE = re.compile(r"[^a-z0-9]+")
 _MAX_TERMS_IN_DETAIL = 4
-#: Kana, CJK ideographs and Hangul: scripts written without spaces between words.
-_UNSPACED_SCRIPT = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+#: Scripts the word splitter does not read: kana, CJK ideographs and Hangul (written without
+#: spaces between words), and Arabic, Hebrew, Devanagari and Thai (letters outside a-z). Terms in
+#: them match as substrings of the character-folded text. Cyrillic is romanised instead.
+_UNSPACED_SCRIPT = re.compile(
+    "[\u0590-\u06ff\u0900-\u097f\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
+)
 #: Letters a name written as one word needs to count ("#taylorswift" does; "lina" is not Li Na).
 MIN_SPELLED_NAME = 7
 
@@ -179,8 +183,7 @@ class TermSet:
         self._names = NameSet(names)
         self.terms: tuple[str, ...] = tuple(dict.fromkeys(t.strip() for t in terms if t.strip()))
         self._per_term: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = []
-        # Japanese, Chinese and Korean write no spaces between words: their terms match as
-        # substrings of the character-folded text.
+        # Terms in scripts the splitter does not read match as substrings (see _UNSPACED_SCRIPT).
         self._unspaced = [(t, fold_characters(t)) for t in self.terms if _UNSPACED_SCRIPT.search(t)]
         bounded: list[str] = []
         glued: list[str] = []
