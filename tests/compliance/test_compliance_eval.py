@@ -6,7 +6,7 @@ The lexicon alone must already hold minors at recall 1.0 on the tuning set: the 
 stages add paraphrases, they are not what stands between a minor and a sexual prompt.
 
 The splits (see ``run_eval``): ``tuning`` (the heads' training data, with ``train.yaml``), ``dev``
-(never trained on; where the heads' thresholds are checked), ``dev2`` to ``dev6`` (former blind
+(never trained on; where the heads' thresholds are checked), ``dev2`` to ``dev7`` (former blind
 sets, each measured once and then studied; training data now, so no targets are asserted on them)
 and ``holdout``, the current blind set, added to the tree only after everything it measures was
 final; its tests skip until the file exists. The sets must stay apart: a training prompt that is
@@ -27,6 +27,7 @@ from services.compliance.eval.run_eval import (
     DEV4_PROMPTS,
     DEV5_PROMPTS,
     DEV6_PROMPTS,
+    DEV7_PROMPTS,
     DEV_PROMPTS,
     HOLDOUT_PROMPTS,
     TARGET_MINORS_RECALL,
@@ -94,6 +95,7 @@ def test_the_splits_and_the_training_set_share_no_prompt() -> None:
         "dev4": DEV4_PROMPTS,
         "dev5": DEV5_PROMPTS,
         "dev6": DEV6_PROMPTS,
+        "dev7": DEV7_PROMPTS,
         "holdout": HOLDOUT_PROMPTS,
     }
     texts = {name: prompt_texts_of(path) for name, path in sets.items() if path.exists()}
@@ -104,7 +106,7 @@ def test_the_splits_and_the_training_set_share_no_prompt() -> None:
 
 
 def test_all_leaves_out_the_holdout_split_until_its_file_exists() -> None:
-    assert available_splits()[:7] == ["tuning", "dev", "dev2", "dev3", "dev4", "dev5", "dev6"]
+    assert available_splits()[:8] == ["tuning", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7"]
     assert ("holdout" in available_splits()) == HOLDOUT_PROMPTS.exists()
 
 
@@ -139,14 +141,14 @@ def holdout_result() -> EvalResult:
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="sixth blind set, first measurement: minors recall 0.906 (29/32)")
+@pytest.mark.xfail(strict=True, reason="seventh blind set, first measurement: minors recall 0.951 (39/41)")
 def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.scores["minors"].recall == TARGET_MINORS_RECALL, minors_misses(holdout_result)
 
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="sixth blind set, first measurement: unsafe recall 0.847")
+@pytest.mark.xfail(strict=True, reason="seventh blind set, first measurement: unsafe recall 0.839")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
@@ -154,5 +156,5 @@ def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> N
 @needs_holdout
 @pytest.mark.e2e
 def test_holdout_safe_false_positive_rate_meets_the_target(holdout_result: EvalResult) -> None:
-    """Sixth blind set, first measurement: 4/145 = 0.028 safe prompts flagged."""
+    """Seventh blind set, first measurement: 3/140 = 0.021 safe prompts flagged."""
     assert holdout_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, holdout_result.mistakes
