@@ -24,6 +24,7 @@ read as the term, failing closed.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -176,13 +177,37 @@ class NameSet:
         return list(found)
 
 
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """``re.compile`` without a size limit: groups share terms, and ``re``'s own cache holds only
+    512 patterns, so a policy of a thousand terms would otherwise compile each one several times."""
+    return re.compile(pattern)
+
+
+@functools.cache
+def _term_sources(term: str) -> tuple[str, str]:
+    """The (bounded either-form, glued) regular expressions of one policy term, as source text."""
+    spaced, joined = term_patterns(term)
+    return f"(?<![a-z0-9])(?:{spaced}|{joined})(?![a-z0-9])", joined
+
+
+def _term_regexes(term: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The compiled forms of :func:`_term_sources`, compiled the first time a text needs them.
+
+    Only a text that the set's combined expression already matched asks which term it was,
+    so most of a thousand terms are never compiled one by one: startup stays short.
+    """
+    either, joined = _term_sources(term)
+    return _compiled(either), _compiled(joined)
+
+
 class TermSet:
     """Terms, names and raw patterns compiled once; answers which of them a folded text contains."""
 
     def __init__(self, terms: Iterable[str], patterns: Iterable[str] = (), names: Iterable[str] = ()) -> None:
         self._names = NameSet(names)
         self.terms: tuple[str, ...] = tuple(dict.fromkeys(t.strip() for t in terms if t.strip()))
-        self._per_term: list[tuple[str, re.Pattern[str], re.Pattern[str]]] = []
+        self._per_term: list[str] = []
         # Terms in scripts the splitter does not read match as substrings (see _UNSPACED_SCRIPT).
         self._unspaced = [(t, fold_characters(t)) for t in self.terms if _UNSPACED_SCRIPT.search(t)]
         bounded: list[str] = []
@@ -190,14 +215,13 @@ class TermSet:
         for term in self.terms:
             if _UNSPACED_SCRIPT.search(term):
                 continue
-            spaced, joined = term_patterns(term)
-            either = f"(?<![a-z0-9])(?:{spaced}|{joined})(?![a-z0-9])"
-            self._per_term.append((term, re.compile(either), re.compile(joined)))
+            either, joined = _term_sources(term)
+            self._per_term.append(term)
             bounded.append(either)
             glued.append(joined)
-        self._any_bounded = re.compile("|".join(bounded)) if bounded else None
-        self._any_glued = re.compile("|".join(glued)) if glued else None
-        self._patterns = [(p, re.compile(p)) for p in dict.fromkeys(patterns)]
+        self._any_bounded = _compiled("|".join(bounded)) if bounded else None
+        self._any_glued = _compiled("|".join(glued)) if glued else None
+        self._patterns = [(p, _compiled(p)) for p in dict.fromkeys(patterns)]
 
     def __bool__(self) -> bool:
         return bool(self.terms or self._patterns or self._names)
@@ -215,7 +239,8 @@ class TermSet:
         quick_words = self._any_bounded is not None and any(self._any_bounded.search(w) for w in words)
         quick_spelled = self._any_glued is not None and any(self._any_glued.search(s) for s in folded.spelled)
         if quick_words or quick_spelled:
-            for term, either, joined in self._per_term:
+            for term in self._per_term:
+                either, joined = _term_regexes(term)
                 if any(either.search(w) for w in words) or any(joined.search(s) for s in folded.spelled):
                     hit.append(term)
         return hit
