@@ -8,6 +8,7 @@ and the eval script call them directly.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,21 +119,23 @@ def build_engine(
 
     A detector is built only when some category names it, so a policy without learned
     detectors loads in milliseconds; the models themselves are loaded once per process.
+    MiniLM loads on a thread of its own while the hash lists and image models load here: on a
+    first start it is exported to ONNX (seconds of torch), and the rest need not wait for it.
     """
     options = options or ModelOptions()
     policy = load_policy(policy_path)
-    rules = pdq_rules(policy)
-    hashes = load_hash_lists(list(hash_list_paths), policy.hash_lists.default_category, list(rules))
-    detectors: list[ImageDetector] = [PdqHashListDetector(hashes, rules)]
-    if nudity := nudenet_rules(policy):
-        detector = models.nude_detector(options.threads, options.nudenet_model_path)
-        detectors.append(NudeNetDetector(detector, nudity))
-    if nsfw := opennsfw_rules(policy):
-        classifier = models.nsfw_classifier(options.threads, options.opennsfw_model_path)
-        detectors.append(OpenNsfwDetector(classifier, nsfw))
-    semantic = None
     exemplars, heads = semantic_rules(policy), classifier_rules(policy)
-    if exemplars or heads:
-        encoder = models.sentence_model(options.threads, options.semantic_backend, options.onnx_cache_dir)
-        semantic = detector_for_policy(policy, encoder)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="minilm-load") as pool:
+        load = (models.sentence_model, options.threads, options.semantic_backend, options.onnx_cache_dir)
+        encoder = pool.submit(*load) if exemplars or heads else None
+        rules = pdq_rules(policy)
+        hashes = load_hash_lists(list(hash_list_paths), policy.hash_lists.default_category, list(rules))
+        detectors: list[ImageDetector] = [PdqHashListDetector(hashes, rules)]
+        if nudity := nudenet_rules(policy):
+            detector = models.nude_detector(options.threads, options.nudenet_model_path)
+            detectors.append(NudeNetDetector(detector, nudity))
+        if nsfw := opennsfw_rules(policy):
+            classifier = models.nsfw_classifier(options.threads, options.opennsfw_model_path)
+            detectors.append(OpenNsfwDetector(classifier, nsfw))
+        semantic = detector_for_policy(policy, encoder.result()) if encoder is not None else None
     return ComplianceEngine(policy, ImageReviewer(detectors), limits, semantic)
