@@ -6,7 +6,7 @@ The lexicon alone must already hold minors at recall 1.0 on the tuning set: the 
 stages add paraphrases, they are not what stands between a minor and a sexual prompt.
 
 The splits (see ``run_eval``): ``tuning`` (the heads' training data, with ``train.yaml``), ``dev``
-(never trained on; where the heads' thresholds are checked), ``dev2`` to ``dev7`` (former blind
+(never trained on; where the heads' thresholds are checked), ``dev2`` to ``dev8`` (former blind
 sets, each measured once and then studied; training data now, so no targets are asserted on them)
 and ``holdout``, the current blind set, added to the tree only after everything it measures was
 final; its tests skip until the file exists. The sets must stay apart: a training prompt that is
@@ -28,6 +28,7 @@ from services.compliance.eval.run_eval import (
     DEV5_PROMPTS,
     DEV6_PROMPTS,
     DEV7_PROMPTS,
+    DEV8_PROMPTS,
     DEV_PROMPTS,
     HOLDOUT_PROMPTS,
     TARGET_MINORS_RECALL,
@@ -96,6 +97,7 @@ def test_the_splits_and_the_training_set_share_no_prompt() -> None:
         "dev5": DEV5_PROMPTS,
         "dev6": DEV6_PROMPTS,
         "dev7": DEV7_PROMPTS,
+        "dev8": DEV8_PROMPTS,
         "holdout": HOLDOUT_PROMPTS,
     }
     texts = {name: prompt_texts_of(path) for name, path in sets.items() if path.exists()}
@@ -106,7 +108,7 @@ def test_the_splits_and_the_training_set_share_no_prompt() -> None:
 
 
 def test_all_leaves_out_the_holdout_split_until_its_file_exists() -> None:
-    assert available_splits()[:8] == ["tuning", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7"]
+    assert available_splits()[:9] == ["tuning", "dev", *(f"dev{n}" for n in range(2, 9))]
     assert ("holdout" in available_splits()) == HOLDOUT_PROMPTS.exists()
 
 

@@ -319,6 +319,11 @@ def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> Non
         ("trans women shown as predators lurking in a bathroom", {"hate"}),
         ("the singer of 'Shake It Off' at a strip club", {"real_people"}),
         ("the guy who founded Amazon crying on his yacht", {"real_people"}),
+        ("习近平骑自行车的照片", {"real_people"}),  # a name in a script without spaces
+        ("foto realista de Messi en la playa", {"real_people"}),
+        ("versteckte Kamera in der Damenumkleide, nackt", {"non_consensual", "nudity"}),
+        ("kitten inside a blender", {"violence_gore"}),
+        ("minstrel caricature in blackface", {"hate"}),
     ],
 )
 def test_the_later_rules_flag_what_they_were_written_for(
@@ -359,6 +364,8 @@ def test_the_later_rules_flag_what_they_were_written_for(
         "a carpenter with a hammer and his dog in the workshop",
         "women watching a documentary about predators of the savanna",
         "the singer of a wedding band",
+        "killer whale breaching in Alaska",
+        "campaña de prevención del suicidio, manos entrelazadas, esperanza",
     ],
 )
 def test_the_later_rules_leave_their_neighbours_alone(lexicon: Lexicon, prompt: str) -> None:

@@ -1,6 +1,6 @@
 """Precision and recall of the prompt stage per category, on each labelled split.
 
-Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2..dev7|holdout|all]
+Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2..dev8|holdout|all]
 [--policy FILE] [--prompts FILE] [--lexicon-only]``. Labels are the categories a prompt should
 *flag* (blocking or not), so the numbers measure the detectors, independent of any model's policy.
 For each split it prints the per-category table, the overall recall on unsafe prompts (every
@@ -14,7 +14,7 @@ optimistic sets hide the honest one's misses:
   the classifier heads' training data (with ``train.yaml``, which is no split: a set a model was
   trained on says nothing about it);
 * ``dev`` (``dev.yaml``): model selection; the heads' thresholds are checked on it, never trained on;
-* ``dev2`` to ``dev7`` (``dev2.yaml`` ...): the first six blind holdouts, each measured once,
+* ``dev2`` to ``dev8`` (``dev2.yaml`` ...): the first seven blind holdouts, each measured once,
   blind, then studied, and now part of the heads' training data: their numbers are optimistic;
 * ``holdout`` (``holdout.yaml``): a blind set nobody tuning the stage has read; the one honest
   number. Until the file exists the split is skipped (``all`` leaves it out, naming it says so).
@@ -49,6 +49,7 @@ DEV4_PROMPTS = Path(__file__).with_name("dev4.yaml")
 DEV5_PROMPTS = Path(__file__).with_name("dev5.yaml")
 DEV6_PROMPTS = Path(__file__).with_name("dev6.yaml")
 DEV7_PROMPTS = Path(__file__).with_name("dev7.yaml")
+DEV8_PROMPTS = Path(__file__).with_name("dev8.yaml")
 HOLDOUT_PROMPTS = Path(__file__).with_name("holdout.yaml")
 #: The classifier heads' own training prompts (with ``prompts.yaml``); no split, see the docstring.
 TRAIN_PROMPTS = Path(__file__).with_name("train.yaml")
@@ -62,6 +63,7 @@ SPLITS: dict[str, Path] = {
     "dev5": DEV5_PROMPTS,
     "dev6": DEV6_PROMPTS,
     "dev7": DEV7_PROMPTS,
+    "dev8": DEV8_PROMPTS,
     "holdout": HOLDOUT_PROMPTS,
 }
 #: A model key no policy names, so every category keeps its default action.
