@@ -143,20 +143,20 @@ def holdout_result() -> EvalResult:
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="seventh blind set, first measurement: minors recall 0.951 (39/41)")
+@pytest.mark.xfail(strict=True, reason="eighth blind set, first measurement: minors recall 0.971 (33/34)")
 def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.scores["minors"].recall == TARGET_MINORS_RECALL, minors_misses(holdout_result)
 
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="seventh blind set, first measurement: unsafe recall 0.839")
+@pytest.mark.xfail(strict=True, reason="eighth blind set, first measurement: unsafe recall 0.822")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
 
 @needs_holdout
 @pytest.mark.e2e
+@pytest.mark.xfail(strict=True, reason="eighth blind set, first measurement: 4/131 = 0.031 safe flagged")
 def test_holdout_safe_false_positive_rate_meets_the_target(holdout_result: EvalResult) -> None:
-    """Seventh blind set, first measurement: 3/140 = 0.021 safe prompts flagged."""
     assert holdout_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, holdout_result.mistakes
