@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.compliance.semantic_heads import DEFAULT_OPTIONS, TrainingOptions, train_head
+from services.compliance.semantic_heads import DEFAULT_OPTIONS, TrainingOptions, neighbour_vote, train_head
 
 #: Candidate thresholds: the policy writes two decimals, so nothing finer is offered.
 THRESHOLD_GRID = np.round(np.arange(0.50, 0.991, 0.01), 2)
@@ -51,7 +51,10 @@ def out_of_fold_probabilities(
     folds: int = 5,
     options: TrainingOptions = DEFAULT_OPTIONS,
 ) -> np.ndarray:
-    """Per prompt: the probability a head trained without the prompt's fold gives it (max over chunks).
+    """Per prompt: the score heads built without the prompt's fold give it (max over chunks).
+
+    The score is the one the service computes: the linear probability, mixed with the vote of
+    the nearest prompts of the other folds when ``options.neighbours`` is set.
 
     ``labels`` holds one 0/1 per chunk row, as :func:`train_head` takes them.
     """
@@ -59,13 +62,18 @@ def out_of_fold_probabilities(
     prompts = int(owner.max()) + 1
     prompt_fold = fold_of_prompt(prompts, folds)
     row_fold = prompt_fold[owner]
-    logits = np.full(prompts, -np.inf)
+    stored = features.astype(np.float16).astype(np.float32)  # as the weights file keeps them
+    scores = np.zeros(prompts)
     for fold in range(folds):
         held = row_fold == fold
         weights, bias = train_head(features[~held], labels[~held], options)
         row_logits = features[held].astype(np.float64) @ weights.astype(np.float64) + bias
-        np.maximum.at(logits, owner[held], row_logits)
-    return 1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))
+        row_scores = 1.0 / (1.0 + np.exp(-np.clip(row_logits, -60.0, 60.0)))
+        if options.neighbours > 0:
+            vote = neighbour_vote(stored[held], stored[~held], labels[~held, None], options.neighbours)[:, 0]
+            row_scores = options.linear_weight * row_scores + (1.0 - options.linear_weight) * vote
+        np.maximum.at(scores, owner[held], row_scores)
+    return scores
 
 
 def choose_threshold(

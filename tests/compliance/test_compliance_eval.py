@@ -143,20 +143,20 @@ def holdout_result() -> EvalResult:
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="eighth blind set, first measurement: minors recall 0.971 (33/34)")
+@pytest.mark.xfail(strict=True, reason="eighth blind set: minors recall 0.971 (33/34), before and after the neighbour vote")
 def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.scores["minors"].recall == TARGET_MINORS_RECALL, minors_misses(holdout_result)
 
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="eighth blind set, first measurement: unsafe recall 0.822")
+@pytest.mark.xfail(strict=True, reason="eighth blind set: unsafe recall 0.822, 0.870 with the neighbour vote")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="eighth blind set, first measurement: 4/131 = 0.031 safe flagged")
 def test_holdout_safe_false_positive_rate_meets_the_target(holdout_result: EvalResult) -> None:
+    """Eighth blind set: 4/131 = 0.031 safe prompts flagged, 3/131 = 0.023 with the neighbour vote."""
     assert holdout_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, holdout_result.mistakes

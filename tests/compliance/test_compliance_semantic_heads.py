@@ -19,6 +19,7 @@ from services.compliance.semantic_heads import (
     SemanticHeads,
     TrainingOptions,
     load_heads,
+    neighbour_vote,
     train_heads,
 )
 from services.compliance.train_heads import TRAINING_FILES, repo_relative
@@ -42,7 +43,10 @@ def test_the_packaged_heads_load_small_and_cover_every_classifier_category() -> 
     heads = load_heads()
     assert heads.manifest["encoder"] == ENCODER_ID and heads.dims == 384
     assert set(classifier_rules(load_policy())) <= set(heads.categories)
-    assert (Path(models.__file__).with_name("semantic_heads.npz")).stat().st_size < 64_000
+    # Weights plus the training prompts' embeddings in float16 (the neighbours' memory).
+    assert (Path(models.__file__).with_name("semantic_heads.npz")).stat().st_size < 4_000_000
+    assert heads.memory is not None and heads.memory_labels is not None and heads.neighbours > 0
+    assert heads.memory.shape == (heads.memory_labels.shape[0], heads.dims)
     rows = np.random.default_rng(0).normal(size=(3, heads.dims)).astype(np.float32)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
     scores = heads.probabilities(rows)
@@ -141,3 +145,30 @@ def test_an_oblique_prompt_is_caught_by_the_head_and_an_innocent_one_is_not() ->
     )
     assert "violence_gore" in {f.category_id for f in oblique if f.detector == "classifier"}
     assert detector.review([PromptText("user", "a grandmother baking bread with her grandson")]) == []
+
+
+def test_the_neighbour_vote_is_the_similarity_weighted_share_of_labels() -> None:
+    memory = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0]], np.float32)
+    labels = np.array([[1.0], [1.0], [0.0], [0.0]], np.float32)
+    vote = neighbour_vote(np.array([[1.0, 0.0]], np.float32), memory, labels, k=3)
+    # Nearest three: [1,0] (cos 1.0, label 1), [0.8,0.6] (0.8, label 1), [0,1] (0.0 -> floor, label 0).
+    assert vote[0, 0] == pytest.approx(1.8 / (1.8 + 1e-6), abs=1e-5)
+    assert neighbour_vote(np.array([[0.0, 1.0]], np.float32), memory, labels, k=1)[0, 0] == 0.0
+
+
+def test_the_score_mixes_the_linear_head_and_the_vote_and_survives_a_save(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(40, 8)).astype(np.float32)
+    features /= np.linalg.norm(features, axis=1, keepdims=True)
+    labels = {"demo": (features[:, 0] > 0).astype(np.float32)}
+    options = TrainingOptions(iterations=200, neighbours=5, linear_weight=0.5)
+    heads = train_heads(features, labels, options)
+    linear_only = SemanticHeads(heads.categories, heads.weights, heads.biases, heads.manifest)
+    query = features[[3]]
+    vote = neighbour_vote(query, heads.memory, heads.memory_labels, 5)[0, 0]
+    expected = 0.5 * linear_only.probabilities(query)["demo"] + 0.5 * vote
+    assert heads.probabilities(query)["demo"] == pytest.approx(expected, abs=1e-6)
+    heads.save(tmp_path / "mixed.npz")
+    loaded = load_heads(tmp_path / "mixed.npz")
+    assert loaded.neighbours == 5 and loaded.linear_weight == 0.5
+    assert loaded.probabilities(query)["demo"] == pytest.approx(heads.probabilities(query)["demo"], abs=1e-6)
