@@ -143,7 +143,7 @@ def holdout_result() -> EvalResult:
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="eighth blind set: minors recall 0.971 (33/34), before and after the neighbour vote")
+@pytest.mark.xfail(strict=True, reason="eighth blind set: minors recall 0.971 (33/34), with or without vote")
 def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.scores["minors"].recall == TARGET_MINORS_RECALL, minors_misses(holdout_result)
 
