@@ -28,13 +28,8 @@ from services.compliance import models
 from services.compliance.categories import PolicyDocument, load_policy
 from services.compliance.eval.run_eval import (
     DEFAULT_PROMPTS,
-    DEV2_PROMPTS,
-    DEV3_PROMPTS,
-    DEV4_PROMPTS,
-    DEV5_PROMPTS,
-    DEV6_PROMPTS,
-    DEV7_PROMPTS,
-    DEV8_PROMPTS,
+    SPLITS,
+    STUDIED_BLIND_SPLITS,
     TRAIN_PROMPTS,
     prompt_texts,
 )
@@ -54,17 +49,7 @@ from services.shared.digests import file_sha256
 #: The training sets, in the order their prompts are stacked. dev2-dev8 are former blind sets:
 #: each was measured once, blind, then studied; written by other hands than train.yaml, they are
 #: the most varied data there is, so once their blind number is taken they teach the heads.
-TRAINING_FILES = (
-    DEFAULT_PROMPTS,
-    TRAIN_PROMPTS,
-    DEV2_PROMPTS,
-    DEV3_PROMPTS,
-    DEV4_PROMPTS,
-    DEV5_PROMPTS,
-    DEV6_PROMPTS,
-    DEV7_PROMPTS,
-    DEV8_PROMPTS,
-)
+TRAINING_FILES = (DEFAULT_PROMPTS, TRAIN_PROMPTS, *(SPLITS[name] for name in STUDIED_BLIND_SPLITS))
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

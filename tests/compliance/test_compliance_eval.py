@@ -21,16 +21,10 @@ import pytest
 import yaml
 
 from services.compliance.eval.run_eval import (
-    DEFAULT_PROMPTS,
-    DEV2_PROMPTS,
-    DEV3_PROMPTS,
-    DEV4_PROMPTS,
-    DEV5_PROMPTS,
-    DEV6_PROMPTS,
-    DEV7_PROMPTS,
-    DEV8_PROMPTS,
     DEV_PROMPTS,
     HOLDOUT_PROMPTS,
+    SPLITS,
+    STUDIED_BLIND_SPLITS,
     TARGET_MINORS_RECALL,
     TARGET_SAFE_FP_RATE,
     TARGET_UNSAFE_RECALL,
@@ -87,19 +81,7 @@ def dev_result() -> EvalResult:
 
 
 def test_the_splits_and_the_training_set_share_no_prompt() -> None:
-    sets = {
-        "tuning": DEFAULT_PROMPTS,
-        "train": TRAIN_PROMPTS,
-        "dev": DEV_PROMPTS,
-        "dev2": DEV2_PROMPTS,
-        "dev3": DEV3_PROMPTS,
-        "dev4": DEV4_PROMPTS,
-        "dev5": DEV5_PROMPTS,
-        "dev6": DEV6_PROMPTS,
-        "dev7": DEV7_PROMPTS,
-        "dev8": DEV8_PROMPTS,
-        "holdout": HOLDOUT_PROMPTS,
-    }
+    sets = {"train": TRAIN_PROMPTS, **SPLITS}
     texts = {name: prompt_texts_of(path) for name, path in sets.items() if path.exists()}
     names = sorted(texts)
     for index, first in enumerate(names):
@@ -108,7 +90,7 @@ def test_the_splits_and_the_training_set_share_no_prompt() -> None:
 
 
 def test_all_leaves_out_the_holdout_split_until_its_file_exists() -> None:
-    assert available_splits()[:9] == ["tuning", "dev", *(f"dev{n}" for n in range(2, 9))]
+    assert available_splits()[: 2 + len(STUDIED_BLIND_SPLITS)] == ["tuning", "dev", *STUDIED_BLIND_SPLITS]
     assert ("holdout" in available_splits()) == HOLDOUT_PROMPTS.exists()
 
 

@@ -43,27 +43,16 @@ from services.compliance.semantic import (
 
 DEFAULT_PROMPTS = Path(__file__).with_name("prompts.yaml")
 DEV_PROMPTS = Path(__file__).with_name("dev.yaml")
-DEV2_PROMPTS = Path(__file__).with_name("dev2.yaml")
-DEV3_PROMPTS = Path(__file__).with_name("dev3.yaml")
-DEV4_PROMPTS = Path(__file__).with_name("dev4.yaml")
-DEV5_PROMPTS = Path(__file__).with_name("dev5.yaml")
-DEV6_PROMPTS = Path(__file__).with_name("dev6.yaml")
-DEV7_PROMPTS = Path(__file__).with_name("dev7.yaml")
-DEV8_PROMPTS = Path(__file__).with_name("dev8.yaml")
 HOLDOUT_PROMPTS = Path(__file__).with_name("holdout.yaml")
 #: The classifier heads' own training prompts (with ``prompts.yaml``); no split, see the docstring.
 TRAIN_PROMPTS = Path(__file__).with_name("train.yaml")
+#: Former blind holdouts, oldest first: each measured once, blind, then studied; now training data.
+STUDIED_BLIND_SPLITS: tuple[str, ...] = tuple(f"dev{n}" for n in range(2, 9))
 #: The labelled sets by split name, in the order they are reported.
 SPLITS: dict[str, Path] = {
     "tuning": DEFAULT_PROMPTS,
     "dev": DEV_PROMPTS,
-    "dev2": DEV2_PROMPTS,
-    "dev3": DEV3_PROMPTS,
-    "dev4": DEV4_PROMPTS,
-    "dev5": DEV5_PROMPTS,
-    "dev6": DEV6_PROMPTS,
-    "dev7": DEV7_PROMPTS,
-    "dev8": DEV8_PROMPTS,
+    **{name: Path(__file__).with_name(f"{name}.yaml") for name in STUDIED_BLIND_SPLITS},
     "holdout": HOLDOUT_PROMPTS,
 }
 #: A model key no policy names, so every category keeps its default action.
