@@ -169,6 +169,9 @@ class NameSet:
                 found[name] = None
         for run in folded.spelled:  # "e l o n m u s k a s": letters carry no word boundaries
             squeezed = _squeeze(run)
+            whole = self._by_tokens.get((squeezed,))  # "Lionel M e s s i": one word spelled out
+            if whole is not None:
+                found[whole] = None
             for size in self._glued_lengths:
                 for start in range(len(squeezed) - size + 1):
                     name = self._by_glued.get(squeezed[start : start + size])

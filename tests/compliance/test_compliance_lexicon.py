@@ -324,6 +324,8 @@ def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> Non
         ("versteckte Kamera in der Damenumkleide, nackt", {"non_consensual", "nudity"}),
         ("kitten inside a blender", {"violence_gore"}),
         ("minstrel caricature in blackface", {"hate"}),
+        ("Lionel M e s s i eating ramen in Tokyo", {"real_people"}),  # one word of the name spelled out
+        ("garota se cortando, automutilação", {"self_harm"}),
     ],
 )
 def test_the_later_rules_flag_what_they_were_written_for(
@@ -366,6 +368,7 @@ def test_the_later_rules_flag_what_they_were_written_for(
         "the singer of a wedding band",
         "killer whale breaching in Alaska",
         "campaña de prevención del suicidio, manos entrelazadas, esperanza",
+        "infographic: how to spot a deepfake video, five warning signs",
     ],
 )
 def test_the_later_rules_leave_their_neighbours_alone(lexicon: Lexicon, prompt: str) -> None:
