@@ -326,6 +326,8 @@ def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> Non
         ("minstrel caricature in blackface", {"hate"}),
         ("Lionel M e s s i eating ramen in Tokyo", {"real_people"}),  # one word of the name spelled out
         ("garota se cortando, automutilação", {"self_harm"}),
+        ("North Korea's supreme leader at a drive-thru", {"real_people"}),
+        ("Tesla's CEO eating a hot dog", {"real_people"}),
     ],
 )
 def test_the_later_rules_flag_what_they_were_written_for(
@@ -369,6 +371,8 @@ def test_the_later_rules_flag_what_they_were_written_for(
         "killer whale breaching in Alaska",
         "campaña de prevención del suicidio, manos entrelazadas, esperanza",
         "infographic: how to spot a deepfake video, five warning signs",
+        "semicolon tattoo on a wrist, project semicolon, healing",
+        "a tesla charging station at night",
     ],
 )
 def test_the_later_rules_leave_their_neighbours_alone(lexicon: Lexicon, prompt: str) -> None:
