@@ -125,14 +125,16 @@ def holdout_result() -> EvalResult:
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="tenth blind set, first measurement: minors recall 0.970 (32/33)")
 def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> None:
-    assert holdout_result.scores["minors"].recall == TARGET_MINORS_RECALL, minors_misses(holdout_result)
+    minors = holdout_result.scores["minors"]
+    if minors.true_positive + minors.false_negative == 0:
+        pytest.skip("the current blind set holds no unsafe minors prompts (last blind measurement: 0.970)")
+    assert minors.recall == TARGET_MINORS_RECALL, minors_misses(holdout_result)
 
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="tenth blind set, first measurement: unsafe recall 0.944")
+@pytest.mark.xfail(strict=True, reason="eleventh blind set, first measurement: unsafe recall 0.826")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
@@ -140,5 +142,5 @@ def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> N
 @needs_holdout
 @pytest.mark.e2e
 def test_holdout_safe_false_positive_rate_meets_the_target(holdout_result: EvalResult) -> None:
-    """Tenth blind set, first measurement: 2/129 = 0.016 safe prompts flagged."""
+    """Eleventh blind set, first measurement: 3/137 = 0.022 safe prompts flagged."""
     assert holdout_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, holdout_result.mistakes
