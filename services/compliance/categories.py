@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -357,29 +357,31 @@ def policy_files(path: Path | None = None) -> list[Path]:
         raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return [source]
+    return [source, *(p for paths in _names_files(raw, source.parent).values() for p in paths)]
+
+
+def _names_files(raw: object, base_dir: Path) -> dict[str, list[Path]]:
+    """Per term group of a raw (unvalidated) policy, the names files it lists, resolved."""
     groups = raw.get("term_groups") if isinstance(raw, dict) else None
-    files = [source]
-    for group in groups.values() if isinstance(groups, dict) else ():
+    found: dict[str, list[Path]] = {}
+    for name, group in groups.items() if isinstance(groups, dict) else ():
         entries = group.get("names_files") if isinstance(group, dict) else None
-        if isinstance(entries, list):
-            files += [resolve_names_file(str(e), source.parent) for e in entries]
-    return files
+        if isinstance(entries, list) and entries:
+            found[name] = [resolve_names_file(str(entry), base_dir) for entry in entries]
+    return found
 
 
 def _with_names_files_read(raw: dict[str, object], origin: str, base_dir: Path) -> dict[str, object]:
     """``raw`` with each term group's ``names_files`` read into its ``names`` (files stay listed)."""
-    groups = raw.get("term_groups")
-    if not isinstance(groups, dict):
+    files = _names_files(raw, base_dir)
+    if not files:
         return raw
-    expanded: dict[str, object] = {}
-    for name, group in groups.items():
-        files = group.get("names_files") if isinstance(group, dict) else None
-        if not files or not isinstance(files, list):
-            expanded[name] = group
-            continue
+    groups = cast("dict[str, dict[str, object]]", raw["term_groups"])  # a mapping: it listed files
+    expanded: dict[str, object] = dict(groups)
+    for name, paths in files.items():
+        group = groups[name]
         names = list(group.get("names") or [])
-        for entry in files:
-            path = resolve_names_file(str(entry), base_dir)
+        for path in paths:
             try:
                 names += read_names_file(path)
             except OSError as exc:

@@ -92,19 +92,23 @@ def choose_threshold(
     non-consensual blocks anyway, but names the wrong reason in the error). The lowest such
     threshold keeps the most recall.
     """
+    grid = [float(t) for t in THRESHOLD_GRID if t >= floor]
+    candidates = [rates_at(category, t, probabilities, positive, safe) for t in grid]
+    for choice in candidates:
+        if choice.safe_flagged <= budget and choice.others_flagged <= others_budget:
+            return choice
+    return candidates[-1]
+
+
+def rates_at(
+    category: str, threshold: float, probabilities: np.ndarray, positive: np.ndarray, safe: np.ndarray
+) -> ThresholdChoice:
+    """What ``threshold`` does on the scores: shares of safe, own and other categories' prompts flagged."""
     others = ~positive & ~safe
-    candidates = [t for t in THRESHOLD_GRID if t >= floor]
-    chosen = candidates[-1]
-    for threshold in candidates:
-        safe_ok = float((probabilities[safe] >= threshold).mean()) <= budget
-        others_ok = not others.any() or float((probabilities[others] >= threshold).mean()) <= others_budget
-        if safe_ok and others_ok:
-            chosen = threshold
-            break
     return ThresholdChoice(
         category,
-        float(chosen),
-        float((probabilities[safe] >= chosen).mean()),
-        float((probabilities[positive] >= chosen).mean()) if positive.any() else 1.0,
-        float((probabilities[others] >= chosen).mean()) if others.any() else 0.0,
+        threshold,
+        float((probabilities[safe] >= threshold).mean()),
+        float((probabilities[positive] >= threshold).mean()) if positive.any() else 1.0,
+        float((probabilities[others] >= threshold).mean()) if others.any() else 0.0,
     )

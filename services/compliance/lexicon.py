@@ -92,6 +92,12 @@ def term_patterns(term: str) -> tuple[str, str]:
     return " ".join(runs) + ending, _run_pattern("".join(tokens)) + ending
 
 
+@functools.cache
+def phrase_mask(phrases: tuple[str, ...]) -> PhraseMask:
+    """The mask of a policy's safe phrases, compiled once however many stages blank with it."""
+    return PhraseMask(phrases)
+
+
 class PhraseMask:
     """Blanks the policy's safe phrases out of a text (word boundaries, any punctuation between words)."""
 
@@ -210,16 +216,13 @@ class TermSet:
     def __init__(self, terms: Iterable[str], patterns: Iterable[str] = (), names: Iterable[str] = ()) -> None:
         self._names = NameSet(names)
         self.terms: tuple[str, ...] = tuple(dict.fromkeys(t.strip() for t in terms if t.strip()))
-        self._per_term: list[str] = []
         # Terms in scripts the splitter does not read match as substrings (see _UNSPACED_SCRIPT).
         self._unspaced = [(t, fold_characters(t)) for t in self.terms if _UNSPACED_SCRIPT.search(t)]
+        self._per_term: list[str] = [t for t in self.terms if not _UNSPACED_SCRIPT.search(t)]
         bounded: list[str] = []
         glued: list[str] = []
-        for term in self.terms:
-            if _UNSPACED_SCRIPT.search(term):
-                continue
+        for term in self._per_term:
             either, joined = _term_sources(term)
-            self._per_term.append(term)
             bounded.append(either)
             glued.append(joined)
         self._any_bounded = _compiled("|".join(bounded)) if bounded else None
@@ -272,7 +275,7 @@ class Lexicon:
     name = "lexicon"
 
     def __init__(self, policy: PolicyDocument) -> None:
-        self._mask = PhraseMask(policy.safe_phrases)
+        self._mask = phrase_mask(tuple(policy.safe_phrases))
         self._groups: dict[str, _Group] = {}
         for name in policy.term_groups:
             members = policy.group_members(name)

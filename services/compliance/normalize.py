@@ -141,7 +141,7 @@ CYRILLIC_LATIN: dict[str, str] = {
     "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y",
     "ь": "", "э": "e", "ю": "yu", "я": "ya", "і": "i", "є": "ye", "ґ": "g", "ѕ": "s", "ј": "j",
 }  # fmt: skip
-_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]+")
 
 #: Leetspeak digits and symbols. Only applied inside a word that has at least one letter,
 #: so "2024" and "18" stay numbers. "1" and "|" are ambiguous (i or l): both readings are
@@ -206,18 +206,13 @@ def fold_characters(text: str, transliterate: bool = False) -> str:
     text = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     text = unicodedata.normalize("NFC", text)
     if transliterate:
-        text = _romanise_cyrillic_words(text)
+        text = _romanise_cyrillic(text)
     return "".join(CONFUSABLES.get(ch, ch) for ch in text)
 
 
-def _romanise_cyrillic_words(text: str) -> str:
+def _romanise_cyrillic(text: str) -> str:
     """Every Cyrillic letter romanised, also inside a Latin word ("Pуtin" is Putin read as Russian)."""
-    return _CYRILLIC_WORD.sub(lambda m: "".join(CYRILLIC_LATIN.get(ch, ch) for ch in m.group()), text)
-
-
-def has_cyrillic_word(text: str) -> bool:
-    """Whether ``text`` holds Cyrillic letters (worth a romanised reading beside the folded one)."""
-    return _CYRILLIC_WORD.search(text) is not None
+    return _CYRILLIC.sub(lambda m: "".join(CYRILLIC_LATIN.get(ch, ch) for ch in m.group()), text)
 
 
 def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
@@ -255,7 +250,7 @@ def fold(text: str, blank: Callable[[str], str] | None = None) -> FoldedText:
     blank = blank or _unchanged
     plain = blank(fold_characters(text))
     plains = [plain]
-    if has_cyrillic_word(unicodedata.normalize("NFKC", text).casefold()):
+    if _CYRILLIC.search(text):  # NFKC and casefolding neither make nor unmake Cyrillic letters
         plains.append(blank(fold_characters(text, transliterate=True)))
     readings: list[str] = []
     joined: list[str] = []

@@ -24,7 +24,7 @@ import numpy as np
 
 from services.compliance.categories import ClassifierRules, PolicyDocument, SemanticRules
 from services.compliance.findings import Finding
-from services.compliance.lexicon import PhraseMask, PromptText
+from services.compliance.lexicon import PromptText, phrase_mask
 from services.compliance.models import SentenceEncoder
 from services.compliance.normalize import fold_characters
 from services.compliance.semantic_heads import DETECTOR as CLASSIFIER_DETECTOR
@@ -185,5 +185,5 @@ def detector_for_policy(policy: PolicyDocument, encoder: SentenceEncoder) -> Sem
         semantic_rules(policy),
         load_heads() if heads else None,
         heads,
-        PhraseMask(policy.safe_phrases).blank,
+        phrase_mask(tuple(policy.safe_phrases)).blank,
     )

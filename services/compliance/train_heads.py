@@ -33,8 +33,8 @@ from services.compliance.eval.run_eval import (
     TRAIN_PROMPTS,
     prompt_texts,
 )
-from services.compliance.head_thresholds import choose_threshold, out_of_fold_probabilities
-from services.compliance.lexicon import PhraseMask
+from services.compliance.head_thresholds import choose_threshold, out_of_fold_probabilities, rates_at
+from services.compliance.lexicon import phrase_mask
 from services.compliance.models import SentenceEncoder
 from services.compliance.semantic import chunks, positive_description
 from services.compliance.semantic_heads import (
@@ -123,7 +123,7 @@ def threshold_report(
     A report, not an edit: the policy file stays the one place thresholds are set.
     """
     items = training_items(paths)
-    features, owners = embed_items(encoder, items, PhraseMask(policy.safe_phrases).blank)
+    features, owners = embed_items(encoder, items, phrase_mask(tuple(policy.safe_phrases)).blank)
     safe = np.array([not item.get("expect") for item in items])
     lines = [
         f"out-of-fold scores of {len(items)} training prompts ({int(safe.sum())} safe); budgets: "
@@ -139,7 +139,7 @@ def threshold_report(
         probabilities = out_of_fold_probabilities(
             features, owners, expected[np.asarray(owners)].astype(np.float32), options=options
         )
-        current = choose_threshold(category.id, probabilities, expected, safe, 1.0, floor=rules.threshold)
+        current = rates_at(category.id, rules.threshold, probabilities, expected, safe)
         choice = choose_threshold(category.id, probabilities, expected, safe, budget, 0.5, others_budget)
         lines.append(
             f"{category.id:<16}{rules.threshold:>7.2f}{current.safe_flagged:>8.3f}{current.others_flagged:>8.3f}"
@@ -172,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         encoder = models.sentence_model(1)
         print("\n".join(threshold_report(encoder, policy, args.thresholds, args.others_budget)))
         return
-    blank = PhraseMask(policy.safe_phrases).blank
+    blank = phrase_mask(tuple(policy.safe_phrases)).blank
     heads = train(models.sentence_model(1), [c.id for c in policy.categories], blank=blank)
     heads.save(args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes): {heads.manifest}")
