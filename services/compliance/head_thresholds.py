@@ -19,7 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.compliance.semantic_heads import DEFAULT_OPTIONS, TrainingOptions, neighbour_vote, train_head
+from services.compliance.semantic_heads import (
+    DEFAULT_OPTIONS,
+    TrainingOptions,
+    neighbour_vote,
+    stored_memory,
+    train_head,
+)
 
 #: Candidate thresholds: the policy writes two decimals, so nothing finer is offered.
 THRESHOLD_GRID = np.round(np.arange(0.50, 0.991, 0.01), 2)
@@ -62,7 +68,7 @@ def out_of_fold_probabilities(
     prompts = int(owner.max()) + 1
     prompt_fold = fold_of_prompt(prompts, folds)
     row_fold = prompt_fold[owner]
-    stored = features.astype(np.float16).astype(np.float32)  # as the weights file keeps them
+    stored = stored_memory(features)  # as the weights file keeps them
     scores = np.zeros(prompts)
     for fold in range(folds):
         held = row_fold == fold

@@ -20,6 +20,7 @@ from services.compliance.semantic_heads import (
     TrainingOptions,
     load_heads,
     neighbour_vote,
+    stored_memory,
     train_heads,
 )
 from services.compliance.train_heads import TRAINING_FILES, repo_relative
@@ -43,7 +44,7 @@ def test_the_packaged_heads_load_small_and_cover_every_classifier_category() -> 
     heads = load_heads()
     assert heads.manifest["encoder"] == ENCODER_ID and heads.dims == 384
     assert set(classifier_rules(load_policy())) <= set(heads.categories)
-    # Weights plus the training prompts' embeddings in float16 (the neighbours' memory).
+    # Weights plus the training prompts' embeddings as int8 (the neighbours' memory).
     assert (Path(models.__file__).with_name("semantic_heads.npz")).stat().st_size < 4_000_000
     assert heads.memory is not None and heads.memory_labels is not None and heads.neighbours > 0
     assert heads.memory.shape == (heads.memory_labels.shape[0], heads.dims)
@@ -172,3 +173,12 @@ def test_the_score_mixes_the_linear_head_and_the_vote_and_survives_a_save(tmp_pa
     loaded = load_heads(tmp_path / "mixed.npz")
     assert loaded.neighbours == 5 and loaded.linear_weight == 0.5
     assert loaded.probabilities(query)["demo"] == pytest.approx(heads.probabilities(query)["demo"], abs=1e-6)
+
+
+def test_the_stored_memory_keeps_cosines_within_a_hundredth() -> None:
+    """The memory is kept as int8 with a scale per row; neighbours are found on what is kept."""
+    rows = np.random.default_rng(3).normal(size=(50, 384)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    kept = stored_memory(rows)
+    assert np.abs(kept @ rows.T - rows @ rows.T).max() < 0.01
+    assert np.array_equal(stored_memory(kept), kept)  # storing twice changes nothing more
