@@ -25,12 +25,14 @@ read as the term, failing closed.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from services.compliance.categories import LexiconRules, PolicyDocument
 from services.compliance.findings import Finding
+from services.compliance.known_words import known_words
 from services.compliance.normalize import FoldedText, fold, fold_characters
 
 #: Inflections a term accepts without listing them ("kid" → "kids", "rape" → "raped").
@@ -47,6 +49,8 @@ _UNSPACED_SCRIPT = re.compile(
 )
 #: Letters a name written as one word needs to count ("#taylorswift" does; "lina" is not Li Na).
 MIN_SPELLED_NAME = 7
+#: Letters a name's token needs before it is also matched one typing slip away ("ronaldoo").
+MIN_SLIP_TOKEN = 5
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,15 @@ def _squeeze(token: str) -> str:
     return re.sub(r"(.)\1+", r"\1", token)
 
 
+def _one_slip_keys(token: str) -> set[str]:
+    """``token`` and each spelling of it with one letter left out.
+
+    Two spellings share a key when one typing slip separates them: a letter missing or extra
+    ("ronaldoo"), wrong ("cristiaho") or two letters swapped ("cirstiano").
+    """
+    return {token, *(token[:index] + token[index + 1 :] for index in range(len(token)))}
+
+
 class NameSet:
     """Proper names found by hash lookup on the folded token stream, at any list size.
 
@@ -137,9 +150,14 @@ class NameSet:
     letter runs squeezed, so stretched letters, accents, look-alikes and leetspeak are undone
     as for terms. A name also matches written as one word ("#taylorswift", "t a y l o r s w i f t").
     Names take no endings except the possessive, which folding already splits off ("trump's").
+
+    A name of two or more words also matches with its longer words misspelt by one slip each
+    ("Chrstiano Ronaldoo"), found through an index of one-letter deletions. A misspelling that
+    is itself an everyday word (``known_words``: "amber heart" is not Amber Heard) is taken as
+    meant, and a name with a word under four letters ("Al Gore") is matched exactly only.
     """
 
-    def __init__(self, names: Iterable[str]) -> None:
+    def __init__(self, names: Iterable[str], known_words: frozenset[str] = frozenset()) -> None:
         self._by_tokens: dict[tuple[str, ...], str] = {}
         self._by_glued: dict[str, str] = {}
         for name in dict.fromkeys(n.strip() for n in names if n.strip()):
@@ -151,6 +169,43 @@ class NameSet:
                 self._by_glued.setdefault("".join(tokens), name)
         self._longest = max((len(t) for t in self._by_tokens), default=0)
         self._glued_lengths = sorted({len(g) for g in self._by_glued if len(g) >= MIN_SPELLED_NAME})
+        self._known_words = known_words
+        self._slips: dict[str, set[str]] = {}
+        slip_names = [
+            tokens
+            for tokens in self._by_tokens
+            if len(tokens) > 1
+            and all(len(t) >= 4 and t.isalpha() for t in tokens)
+            and any(len(t) >= MIN_SLIP_TOKEN for t in tokens)
+        ]
+        for tokens in slip_names:
+            for token in tokens:
+                if len(token) >= MIN_SLIP_TOKEN:
+                    for key in _one_slip_keys(token):
+                        self._slips.setdefault(key, set()).add(token)
+        self._slip_names = frozenset(slip_names)
+        self._slip_longest = max((len(t) for t in slip_names), default=0)
+
+    def _spellings(self, token: str) -> set[str]:
+        """Name tokens ``token`` may stand for: itself, and those one slip away unless it is a word."""
+        if len(token) < MIN_SLIP_TOKEN - 1 or token in self._known_words:
+            return {token}
+        found = {token}
+        for key in _one_slip_keys(token):
+            found |= self._slips.get(key, set())
+        return found
+
+    def _misspelt(self, tokens: list[str], found: dict[str, None]) -> None:
+        """Add the names of two or more words that ``tokens`` hold with slips in them."""
+        spellings = [self._spellings(token) for token in tokens]
+        for start in range(len(tokens) - 1):
+            for size in range(2, min(self._slip_longest, len(tokens) - start) + 1):
+                window = spellings[start : start + size]
+                if all(len(options) == 1 for options in window):
+                    continue  # nothing to correct: the exact lookup has seen these words
+                for candidate in itertools.product(*window):
+                    if candidate in self._slip_names:
+                        found[self._by_tokens[candidate]] = None
 
     def __bool__(self) -> bool:
         return bool(self._by_tokens)
@@ -168,6 +223,8 @@ class NameSet:
                 glued = self._by_glued.get(tokens[start]) if len(tokens[start]) >= MIN_SPELLED_NAME else None
                 if glued is not None:
                     found[glued] = None
+            if self._slips:
+                self._misspelt(tokens, found)
         for run in folded.joined:  # "taylor-swift", "b.e.y.o.n.c.e": the whole chunk is the name
             squeezed = _squeeze(run)
             name = self._by_glued.get(squeezed) or self._by_tokens.get((squeezed,))
@@ -214,7 +271,8 @@ class TermSet:
     """Terms, names and raw patterns compiled once; answers which of them a folded text contains."""
 
     def __init__(self, terms: Iterable[str], patterns: Iterable[str] = (), names: Iterable[str] = ()) -> None:
-        self._names = NameSet(names)
+        names = tuple(names)
+        self._names = NameSet(names, known_words() if names else frozenset())
         self.terms: tuple[str, ...] = tuple(dict.fromkeys(t.strip() for t in terms if t.strip()))
         # Terms in scripts the splitter does not read match as substrings (see _UNSPACED_SCRIPT).
         self._unspaced = [(t, fold_characters(t)) for t in self.terms if _UNSPACED_SCRIPT.search(t)]

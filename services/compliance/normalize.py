@@ -131,6 +131,15 @@ CONFUSABLES: dict[str, str] = {
     "þ": "p",
 }
 
+#: Digits of other scripts as ASCII digits: "١٠ سنوات" (Arabic-Indic) and "१० साल"
+#: (Devanagari) state an age as surely as "10 years" does. NFKC already folds full-width ones.
+DECIMAL_DIGITS: dict[str, str] = {
+    chr(code): str(unicodedata.decimal(chr(code)))
+    for code in range(0x80, 0x10000)
+    if unicodedata.category(chr(code)) == "Nd"
+}
+_CHARACTER_FOLDS: dict[str, str] = {**DECIMAL_DIGITS, **CONFUSABLES}
+
 #: Cyrillic letters as Latin (Russian/Ukrainian romanisation). A text with Cyrillic letters is
 #: read twice: folded by :data:`CONFUSABLES` (a disguise: "sеxy" with a Cyrillic е) and
 #: romanised ("Меркель" is the name Merkel, "Pуtin" is Putin). Accents are stripped first,
@@ -207,7 +216,7 @@ def fold_characters(text: str, transliterate: bool = False) -> str:
     text = unicodedata.normalize("NFC", text)
     if transliterate:
         text = _romanise_cyrillic(text)
-    return "".join(CONFUSABLES.get(ch, ch) for ch in text)
+    return "".join(_CHARACTER_FOLDS.get(ch, ch) for ch in text)
 
 
 def _romanise_cyrillic(text: str) -> str:
@@ -262,7 +271,7 @@ def fold(text: str, blank: Callable[[str], str] | None = None) -> FoldedText:
             pieces_per_chunk = [[p for p in _SPLIT.split(chunk) if p] for chunk in deleeted]
             readings.append(" ".join(" ".join(pieces) for pieces in pieces_per_chunk if pieces))
             joined.extend("".join(pieces) for pieces in pieces_per_chunk if len(pieces) > 1)
-            spelled.extend(_single_letter_runs(pieces_per_chunk))
+            spelled.extend(_single_letter_runs(pieces_per_chunk, ambiguous_as))
     return FoldedText(
         plain=plain,
         readings=tuple(dict.fromkeys(readings)),
@@ -276,8 +285,13 @@ def _unchanged(text: str) -> str:
     return text
 
 
-def _single_letter_runs(pieces_per_chunk: list[list[str]]) -> list[str]:
-    """Runs of two or more one-letter pieces in a row ("k i d", "n.u.d.e"), glued together."""
+def _single_letter_runs(pieces_per_chunk: list[list[str]], ambiguous_as: str) -> list[str]:
+    """Runs of two or more one-letter pieces in a row ("k i d", "n.u.d.e"), glued together.
+
+    A lone digit is a chunk of its own, so chunk-wise de-leeting leaves it a digit; inside a
+    run that has letters it is one of the spelled word's letters ("p 0 r n"), so such a run
+    is also given read as letters (the digits stay in the first form for "1 4 y o").
+    """
     letters = [piece for pieces in pieces_per_chunk for piece in pieces]
     runs: list[str] = []
     current: list[str] = []
@@ -286,6 +300,10 @@ def _single_letter_runs(pieces_per_chunk: list[list[str]]) -> list[str]:
             current.append(piece)
             continue
         if len(current) >= 2:
-            runs.append("".join(current))
+            run = "".join(current)
+            runs.append(run)
+            if any(ch.isdigit() for ch in run) and any("a" <= ch <= "z" for ch in run):
+                letters_only = (LEET.get(ch) or (ambiguous_as if ch in AMBIGUOUS_LEET else ch) for ch in run)
+                runs.append("".join(letters_only))
         current = []
     return runs
