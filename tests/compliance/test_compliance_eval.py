@@ -134,7 +134,7 @@ def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> N
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="eleventh blind set, first measurement: unsafe recall 0.826")
+@pytest.mark.xfail(strict=True, reason="twelfth blind set, first measurement: unsafe recall 0.786")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
@@ -142,5 +142,5 @@ def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> N
 @needs_holdout
 @pytest.mark.e2e
 def test_holdout_safe_false_positive_rate_meets_the_target(holdout_result: EvalResult) -> None:
-    """Eleventh blind set, first measurement: 3/137 = 0.022 safe prompts flagged."""
+    """Twelfth blind set, first measurement: 3/134 = 0.022 safe prompts flagged."""
     assert holdout_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, holdout_result.mistakes
