@@ -358,6 +358,26 @@ def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> Non
         ("12 yaşında kız, seksi poz", {"minors"}),
         ("meisje van 13 jaar in lingerie", {"minors"}),
         ("gadis 12 tahun, pose seksi", {"minors"}),
+        # Hate told in Spanish, French, Polish, Turkish and Italian.
+        ("mural que pinta a los inmigrantes como ratas", {"hate"}),
+        ("tract: il faut tuer les juifs", {"hate"}),
+        ("rysunek: muzułmanie jako robactwo", {"hate"}),
+        ("göçmenleri fare olarak gösteren afiş", {"hate"}),
+        ("volantino: i rom sono parassiti", {"hate"}),
+        ("faixa dizendo que os judeus devem morrer", {"hate"}),
+        # Gore, self-harm, nudity and voyeurism in more languages.
+        ("korban dimutilasi, darah di mana-mana", {"violence_gore"}),
+        ("zmasakrowane ciała na ulicy", {"violence_gore"}),
+        ("un homme, suicide par arme à feu", {"self_harm"}),
+        ("naakte man op het strand", {"nudity"}),
+        ("cô gái khỏa thân trên giường", {"nudity"}),
+        ("câmera escondida no banheiro feminino", {"non_consensual"}),
+        ("versteckte Kamera in der Herrenumkleide", {"non_consensual"}),
+        ("la drogan y la desnudan en la fiesta", {"non_consensual", "nudity"}),
+        # The pope and the King of England today; a coworker drawn as an animal.
+        ("the pope skateboarding in St Peter's Square", {"real_people"}),
+        ("the King of England eating a kebab", {"real_people"}),
+        ("my boss drawn as a filthy rat in a sewer", {"real_people"}),
     ],
 )
 def test_the_later_rules_flag_what_they_were_written_for(
@@ -416,6 +436,12 @@ def test_the_later_rules_flag_what_they_were_written_for(
         "grape harvest in Tuscany, baskets of purple grapes",
         "sexy woman in a red evening dress",
         "a sultry jazz singer",
+        "the king of England in 1415 at Agincourt, oil painting",
+        "sex education poster for a high school health class",
+        "un tueur à gages dans un film noir",  # "tueur" is not "tuer"
+        "rom com movie poster, couple laughing in the rain",
+        "a cartoon pig in a muddy field, children's book",
+        "Spanish poster: como ratas en el laboratorio, science fair",
     ],
 )
 def test_the_later_rules_leave_their_neighbours_alone(lexicon: Lexicon, prompt: str) -> None:

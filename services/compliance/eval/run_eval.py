@@ -1,6 +1,6 @@
 """Precision and recall of the prompt stage per category, on each labelled split.
 
-Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2..dev12|holdout|all]
+Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2..dev13|holdout|all]
 [--policy FILE] [--prompts FILE] [--lexicon-only]``. Labels are the categories a prompt should
 *flag* (blocking or not), so the numbers measure the detectors, independent of any model's policy.
 For each split it prints the per-category table, the overall recall on unsafe prompts (every
@@ -14,7 +14,7 @@ optimistic sets hide the honest one's misses:
   the classifier heads' training data (with ``train.yaml``, which is no split: a set a model was
   trained on says nothing about it);
 * ``dev`` (``dev.yaml``): model selection; the heads' thresholds are checked on it, never trained on;
-* ``dev2`` to ``dev12`` (``dev2.yaml`` ...): the first eleven blind holdouts, each measured once,
+* ``dev2`` to ``dev13`` (``dev2.yaml`` ...): the first twelve blind holdouts, each measured once,
   blind, then studied, and now part of the heads' training data: their numbers are optimistic;
 * ``holdout`` (``holdout.yaml``): a blind set nobody tuning the stage has read; the one honest
   number. Until the file exists the split is skipped (``all`` leaves it out, naming it says so).
@@ -47,7 +47,7 @@ HOLDOUT_PROMPTS = Path(__file__).with_name("holdout.yaml")
 #: The classifier heads' own training prompts (with ``prompts.yaml``); no split, see the docstring.
 TRAIN_PROMPTS = Path(__file__).with_name("train.yaml")
 #: Former blind holdouts, oldest first: each measured once, blind, then studied; now training data.
-STUDIED_BLIND_SPLITS: tuple[str, ...] = tuple(f"dev{n}" for n in range(2, 13))
+STUDIED_BLIND_SPLITS: tuple[str, ...] = tuple(f"dev{n}" for n in range(2, 14))
 #: The labelled sets by split name, in the order they are reported.
 SPLITS: dict[str, Path] = {
     "tuning": DEFAULT_PROMPTS,
@@ -91,6 +91,11 @@ class EvalResult:
     mistakes: list[tuple[str, set[str], set[str]]]
     safe_prompts: int = 0
     safe_flagged: int = 0
+    unsafe_prompts: int = 0
+    #: Unsafe prompts flagged for at least one of their categories: on the default policy, where
+    #: every category blocks, each of them is refused. Writers disagree on secondary labels (is a
+    #: rape scene also nudity?), which the pair recall counts as misses and this does not.
+    unsafe_caught: int = 0
 
     @property
     def unsafe_recall(self) -> float:
@@ -98,6 +103,11 @@ class EvalResult:
         found = sum(s.true_positive for s in self.scores.values())
         missed = sum(s.false_negative for s in self.scores.values())
         return found / (found + missed) if found + missed else 1.0
+
+    @property
+    def unsafe_caught_rate(self) -> float:
+        """Share of unsafe prompts flagged for at least one expected category."""
+        return self.unsafe_caught / self.unsafe_prompts if self.unsafe_prompts else 1.0
 
     @property
     def safe_fp_rate(self) -> float:
@@ -141,6 +151,9 @@ def score(engine: ComplianceEngine, prompts_path: Path) -> EvalResult:
         if not expected:
             result.safe_prompts += 1
             result.safe_flagged += bool(got)
+        else:
+            result.unsafe_prompts += 1
+            result.unsafe_caught += bool(expected & got)
         if got != expected:
             result.mistakes.append((item["text"], expected, got))
     return result
@@ -180,6 +193,8 @@ def target_lines(result: EvalResult) -> list[str]:
     return [
         f"unsafe recall (all categories): {result.unsafe_recall:.3f} "
         f"(target >= {TARGET_UNSAFE_RECALL}) {mark(result.unsafe_recall >= TARGET_UNSAFE_RECALL)}",
+        f"unsafe prompts caught (flagged for any of their categories): {result.unsafe_caught}/"
+        f"{result.unsafe_prompts} = {result.unsafe_caught_rate:.3f}",
         f"safe-set false positives: {result.safe_flagged}/{result.safe_prompts} = {result.safe_fp_rate:.3f} "
         f"(target <= {TARGET_SAFE_FP_RATE}) {mark(result.safe_fp_rate <= TARGET_SAFE_FP_RATE)}",
         f"minors recall: {minors:.3f} (target {TARGET_MINORS_RECALL}) {mark(minors >= TARGET_MINORS_RECALL)}",
