@@ -51,6 +51,9 @@ _UNSPACED_SCRIPT = re.compile(
 MIN_SPELLED_NAME = 7
 #: Letters a name's token needs before it is also matched one typing slip away ("ronaldoo").
 MIN_SLIP_TOKEN = 5
+#: The shortest spelling a slip can leave of such a token (a letter missing: "bidn" for Biden);
+#: a name with a shorter word ("Al Gore") is matched exactly only.
+_SHORTEST_SLIP = MIN_SLIP_TOKEN - 1
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ class NameSet:
             tokens
             for tokens in self._by_tokens
             if len(tokens) > 1
-            and all(len(t) >= 4 and t.isalpha() for t in tokens)
+            and all(len(t) >= _SHORTEST_SLIP and t.isalpha() for t in tokens)
             and any(len(t) >= MIN_SLIP_TOKEN for t in tokens)
         ]
         for tokens in slip_names:
@@ -188,16 +191,20 @@ class NameSet:
 
     def _spellings(self, token: str) -> set[str]:
         """Name tokens ``token`` may stand for: itself, and those one slip away unless it is a word."""
-        if len(token) < MIN_SLIP_TOKEN - 1 or token in self._known_words:
+        if len(token) < _SHORTEST_SLIP or token in self._known_words:
             return {token}
         found = {token}
         for key in _one_slip_keys(token):
             found |= self._slips.get(key, set())
         return found
 
-    def _misspelt(self, tokens: list[str], found: dict[str, None]) -> None:
-        """Add the names of two or more words that ``tokens`` hold with slips in them."""
-        spellings = [self._spellings(token) for token in tokens]
+    def _misspelt(self, tokens: list[str], found: dict[str, None], seen: dict[str, set[str]]) -> None:
+        """Add the names of two or more words that ``tokens`` hold with slips in them.
+
+        ``seen`` keeps each word's spellings for the other readings of the same text, which
+        mostly repeat its words.
+        """
+        spellings = [seen[t] if t in seen else seen.setdefault(t, self._spellings(t)) for t in tokens]
         for start in range(len(tokens) - 1):
             for size in range(2, min(self._slip_longest, len(tokens) - start) + 1):
                 window = spellings[start : start + size]
@@ -213,6 +220,7 @@ class NameSet:
     def matches(self, folded: FoldedText) -> list[str]:
         """The listed names found in ``folded``, each once, in list order of first sight."""
         found: dict[str, None] = {}
+        spellings: dict[str, set[str]] = {}
         for reading in folded.readings:
             tokens = [_squeeze(t) for t in reading.split()]
             for start in range(len(tokens)):
@@ -224,7 +232,7 @@ class NameSet:
                 if glued is not None:
                     found[glued] = None
             if self._slips:
-                self._misspelt(tokens, found)
+                self._misspelt(tokens, found, spellings)
         for run in folded.joined:  # "taylor-swift", "b.e.y.o.n.c.e": the whole chunk is the name
             squeezed = _squeeze(run)
             name = self._by_glued.get(squeezed) or self._by_tokens.get((squeezed,))

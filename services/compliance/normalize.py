@@ -224,6 +224,11 @@ def _romanise_cyrillic(text: str) -> str:
     return _CYRILLIC.sub(lambda m: "".join(CYRILLIC_LATIN.get(ch, ch) for ch in m.group()), text)
 
 
+def _leet_letter(ch: str, ambiguous_as: str) -> str | None:
+    """The letter a leet character stands for in this reading, or None if ``ch`` is no leet."""
+    return LEET.get(ch) or (ambiguous_as if ch in AMBIGUOUS_LEET else None)
+
+
 def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
     """Read leet characters in ``chunk`` as letters when the chunk is a word, not a number.
 
@@ -236,7 +241,7 @@ def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
     last_alnum = max(i for i, ch in enumerate(chunk) if ch.isalnum())
     out: list[str] = []
     for index, ch in enumerate(chunk):
-        mapped = LEET.get(ch) or (ambiguous_as if ch in AMBIGUOUS_LEET else None)
+        mapped = _leet_letter(ch, ambiguous_as)
         if mapped is None or ch.isdigit():
             out.append(mapped or ch)
             continue
@@ -303,7 +308,6 @@ def _single_letter_runs(pieces_per_chunk: list[list[str]], ambiguous_as: str) ->
             run = "".join(current)
             runs.append(run)
             if any(ch.isdigit() for ch in run) and any("a" <= ch <= "z" for ch in run):
-                letters_only = (LEET.get(ch) or (ambiguous_as if ch in AMBIGUOUS_LEET else ch) for ch in run)
-                runs.append("".join(letters_only))
+                runs.append("".join(_leet_letter(ch, ambiguous_as) or ch for ch in run))
         current = []
     return runs
