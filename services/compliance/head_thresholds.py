@@ -90,16 +90,18 @@ def choose_threshold(
     budget: float,
     floor: float = 0.5,
     others_budget: float = 1.0,
+    shared: np.ndarray | None = None,
 ) -> ThresholdChoice:
     """The lowest grid threshold ≥ ``floor`` within both budgets; the grid's top if none is.
 
     ``budget`` caps the share of safe prompts flagged; ``others_budget`` the share of prompts
     unsafe for *other* categories flagged as this one (a consensual explicit prompt called
-    non-consensual blocks anyway, but names the wrong reason in the error). The lowest such
-    threshold keeps the most recall.
+    non-consensual blocks anyway, but names the wrong reason in the error). Prompts marked in
+    ``shared`` are left out of that share: their categories overlap this one, so flagging
+    them names no wrong reason. The lowest threshold within both keeps the most recall.
     """
     grid = [float(t) for t in THRESHOLD_GRID if t >= floor]
-    candidates = [rates_at(category, t, probabilities, positive, safe) for t in grid]
+    candidates = [rates_at(category, t, probabilities, positive, safe, shared) for t in grid]
     for choice in candidates:
         if choice.safe_flagged <= budget and choice.others_flagged <= others_budget:
             return choice
@@ -107,10 +109,20 @@ def choose_threshold(
 
 
 def rates_at(
-    category: str, threshold: float, probabilities: np.ndarray, positive: np.ndarray, safe: np.ndarray
+    category: str,
+    threshold: float,
+    probabilities: np.ndarray,
+    positive: np.ndarray,
+    safe: np.ndarray,
+    shared: np.ndarray | None = None,
 ) -> ThresholdChoice:
-    """What ``threshold`` does on the scores: shares of safe, own and other categories' prompts flagged."""
+    """What ``threshold`` does on the scores: shares of safe, own and other categories' prompts flagged.
+
+    Prompts in ``shared`` (of categories overlapping this one) count in no share but their own.
+    """
     others = ~positive & ~safe
+    if shared is not None:
+        others &= ~shared
     return ThresholdChoice(
         category,
         threshold,

@@ -311,3 +311,37 @@ def _single_letter_runs(pieces_per_chunk: list[list[str]], ambiguous_as: str) ->
                 runs.append("".join(_leet_letter(ch, ambiguous_as) or ch for ch in run))
         current = []
     return runs
+
+
+#: One character standing alone: a letter, digit or leet symbol between separators.
+_LONE = r"[a-z0-9@$!|]"
+#: Three or more lone characters in a row, split by spaces, dots, dashes, underscores or stars.
+_SPELLED_RUN = re.compile(rf"(?<![a-z0-9]){_LONE}(?:[\s.\-_*]{{1,3}}{_LONE}(?![a-z0-9])){{2,}}")
+#: A word with a leet character between two letters ("t4yl0r", "sw1ft", "s3x").
+_LEET_WORD = re.compile(r"\S*[a-z][0-9@$!|]+[a-z]\S*")
+
+
+def readable(folded: str) -> str:
+    """A character-folded text with its disguises taken off, for a reader such as MiniLM.
+
+    The lexicon matches every reading of a text at once; a sentence model embeds one text,
+    and "s u i c i d e" or "t4yl0r sw1ft" are noise to it. So spelled-out runs are glued
+    ("s u i c i d e" → "suicide", a leading "a" or "i" kept as the article it usually is)
+    and leet is read as letters inside words that have letters on both sides of it. Words
+    that only start with digits keep them ("14yo", "3d", "1girl"): the age is the point.
+    """
+    text = _SPELLED_RUN.sub(_glue_run, folded)
+    return _LEET_WORD.sub(lambda m: _deleet_chunk(m.group(), "i"), text)
+
+
+def _glue_run(match: re.Match[str]) -> str:
+    characters = [ch for ch in match.group() if ch.isalnum() or ch in "@$!|"]
+    if sum(ch.isalpha() for ch in characters) < 2:
+        return match.group()  # a number written with gaps, "1 2 3", is no word
+    article = ""
+    if characters[0] in "ai" and len(characters) > 3:
+        article, characters = characters[0] + " ", characters[1:]
+    glued = "".join(characters)
+    first_letter = next(i for i, ch in enumerate(glued) if ch.isalpha())
+    # Digits before the first letter are a number ("1 4 y o" is 14yo); after it, letters ("p 0 r n").
+    return article + glued[:first_letter] + _deleet_chunk(glued[first_letter:], "i")

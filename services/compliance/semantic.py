@@ -26,7 +26,7 @@ from services.compliance.categories import ClassifierRules, PolicyDocument, Sema
 from services.compliance.findings import Finding
 from services.compliance.lexicon import PromptText, phrase_mask
 from services.compliance.models import SentenceEncoder
-from services.compliance.normalize import fold_characters
+from services.compliance.normalize import fold_characters, readable
 from services.compliance.semantic_heads import DETECTOR as CLASSIFIER_DETECTOR
 from services.compliance.semantic_heads import HeadsError, SemanticHeads, load_heads
 
@@ -49,12 +49,13 @@ def positive_description(texts: Sequence[PromptText], blank: Callable[[str], str
     """The positive texts joined into the one description that is embedded.
 
     Look-alike letters and invisible characters are folded (the model has never seen
-    "ᴋɪᴅ"); leetspeak is left to the lexicon, since folding it would also eat digits ("14yo").
+    "ᴋɪᴅ"), and the disguises a reader sees through are taken off (:func:`readable`:
+    "s u i c i d e", "t4yl0r sw1ft"), keeping the digits that start a word ("14yo").
     ``blank`` removes the policy's safe phrases, as for the lexicon: "suicide prevention
     hotline poster" otherwise sits next to suicide in the embedding space. The training entry
     point embeds its prompts through this same function, with the same ``blank``.
     """
-    folded = (fold_characters(t.text) for t in texts if not t.is_negative and t.text.strip())
+    folded = (readable(fold_characters(t.text)) for t in texts if not t.is_negative and t.text.strip())
     pieces = (" ".join((blank(f) if blank else f).split()) for f in folded)
     return ". ".join(piece for piece in pieces if piece)
 

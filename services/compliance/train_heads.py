@@ -4,7 +4,7 @@
 :mod:`services.compliance.head_thresholds`) beside the policy's.
 
 Embeds the labelled training sets (:data:`TRAINING_FILES`: ``prompts.yaml``, ``train.yaml`` and
-the studied former blind sets ``dev2``-``dev13``) exactly as the service embeds a prompt (positive
+the studied former blind sets ``dev2``-``dev14``) exactly as the service embeds a prompt (positive
 texts joined, folded and with the policy's safe phrases blanked, in the same chunks), trains one
 head per policy category and writes the weights file with its manifest. ``dev.yaml`` and the
 blind ``holdout.yaml`` are never read here.
@@ -46,11 +46,17 @@ from services.compliance.semantic_heads import (
 )
 from services.shared.digests import file_sha256
 
-#: The training sets, in the order their prompts are stacked. dev2-dev13 are former blind sets:
+#: The training sets, in the order their prompts are stacked. dev2-dev14 are former blind sets:
 #: each was measured once, blind, then studied; written by other hands than train.yaml, they are
 #: the most varied data there is, so once their blind number is taken they teach the heads.
 TRAINING_FILES = (DEFAULT_PROMPTS, TRAIN_PROMPTS, *(SPLITS[name] for name in STUDIED_BLIND_SPLITS))
 _REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Categories whose prompts a head may flag without it counting against the others budget.
+#: A sex act with a minor or without consent is nudity as well; whether a writer adds the
+#: nudity label to such a prompt is habit (one blind set always did, most rarely did), so
+#: the nudity head flagging them names no wrong reason. The reverse does not hold: an adult
+#: explicit prompt flagged as minors or non-consensual would.
+SHARED_LABELS: dict[str, frozenset[str]] = {"nudity": frozenset({"minors", "non_consensual"})}
 
 
 def repo_relative(path: Path) -> str:
@@ -139,8 +145,10 @@ def threshold_report(
         probabilities = out_of_fold_probabilities(
             features, owners, expected[np.asarray(owners)].astype(np.float32), options=options
         )
-        current = rates_at(category.id, rules.threshold, probabilities, expected, safe)
-        choice = choose_threshold(category.id, probabilities, expected, safe, budget, 0.5, others_budget)
+        overlapping = SHARED_LABELS.get(category.id, frozenset())
+        shared = np.array([bool(overlapping & set(item.get("expect") or [])) for item in items])
+        current = rates_at(category.id, rules.threshold, probabilities, expected, safe, shared)
+        choice = choose_threshold(category.id, probabilities, expected, safe, budget, 0.5, others_budget, shared)
         lines.append(
             f"{category.id:<16}{rules.threshold:>7.2f}{current.safe_flagged:>8.3f}{current.others_flagged:>8.3f}"
             f"{current.recall:>8.3f}{choice.threshold:>8.2f}{choice.safe_flagged:>8.3f}"

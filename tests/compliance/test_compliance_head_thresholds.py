@@ -83,3 +83,16 @@ def test_the_others_budget_keeps_a_head_off_its_neighbours_prompts() -> None:
     assert loose.threshold == 0.5 and loose.others_flagged == 0.1
     tight = choose_threshold("non_consensual", scores, positive, safe, budget=0.0, others_budget=0.01)
     assert tight.threshold == 0.71 and tight.others_flagged == 0.0 and tight.recall == 1.0
+
+
+def test_prompts_of_overlapping_categories_do_not_count_against_the_others_budget() -> None:
+    """The nudity head flagging a rape prompt labelled only non-consensual names no wrong reason."""
+    safe_scores = np.full(100, 0.1)
+    overlapping_scores = np.array([0.7] * 10 + [0.2] * 90)
+    positive_scores = np.array([0.75, 0.9, 0.95, 0.99])
+    scores = np.concatenate([safe_scores, overlapping_scores, positive_scores])
+    index = np.arange(len(scores))
+    safe, positive = index < 100, index >= 200
+    shared = (index >= 100) & (index < 200)
+    choice = choose_threshold("nudity", scores, positive, safe, 0.0, others_budget=0.01, shared=shared)
+    assert choice.threshold == 0.5 and choice.others_flagged == 0.0 and choice.recall == 1.0
