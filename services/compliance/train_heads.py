@@ -52,11 +52,12 @@ from services.shared.digests import file_sha256
 TRAINING_FILES = (DEFAULT_PROMPTS, TRAIN_PROMPTS, *(SPLITS[name] for name in STUDIED_BLIND_SPLITS))
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Categories whose prompts a head may flag without it counting against the others budget.
-#: A sex act with a minor or without consent is nudity as well; whether a writer adds the
-#: nudity label to such a prompt is habit (one blind set always did, most rarely did), so
-#: the nudity head flagging them names no wrong reason. The reverse does not hold: an adult
-#: explicit prompt flagged as minors or non-consensual would.
-SHARED_LABELS: dict[str, frozenset[str]] = {"nudity": frozenset({"minors", "non_consensual"})}
+#: A sex act without consent is nudity as well; whether a writer adds the nudity label to
+#: such a prompt is habit (one blind set always did, most rarely did), so the nudity head
+#: flagging them names no wrong reason. Minors prompts are not exempt: most of them are
+#: sexualised without being explicit, and "Nudity" would be one reason too many. Nor is the
+#: reverse: an adult explicit prompt flagged as non-consensual would name a wrong one.
+SHARED_LABELS: dict[str, frozenset[str]] = {"nudity": frozenset({"non_consensual"})}
 
 
 def repo_relative(path: Path) -> str:
