@@ -134,7 +134,7 @@ def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> N
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="fifteenth blind set, first measurement: unsafe recall 0.849")
+@pytest.mark.xfail(strict=True, reason="sixteenth blind set, first measurement: unsafe recall 0.894")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
