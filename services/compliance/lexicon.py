@@ -157,7 +157,8 @@ class NameSet:
     A name of two or more words also matches with its longer words misspelt by one slip each
     ("Chrstiano Ronaldoo"), found through an index of one-letter deletions. A misspelling that
     is itself an everyday word (``known_words``: "amber heart" is not Amber Heard) is taken as
-    meant, and a name with a word under four letters ("Al Gore") is matched exactly only.
+    meant, and words under five letters must be spelt right ("Kim Kardashain" is Kim Kardashian,
+    "Kin Kardashian" is not).
     """
 
     def __init__(self, names: Iterable[str], known_words: frozenset[str] = frozenset()) -> None:
@@ -178,7 +179,7 @@ class NameSet:
             tokens
             for tokens in self._by_tokens
             if len(tokens) > 1
-            and all(len(t) >= _SHORTEST_SLIP and t.isalpha() for t in tokens)
+            and all(t.isalpha() for t in tokens)
             and any(len(t) >= MIN_SLIP_TOKEN for t in tokens)
         ]
         for tokens in slip_names:
