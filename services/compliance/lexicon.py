@@ -43,7 +43,7 @@ _PIECE = re.compile(r"[^a-z0-9]+")
 _MAX_TERMS_IN_DETAIL = 4
 #: Scripts the word splitter does not read: kana, CJK ideographs and Hangul (written without
 #: spaces between words), and Arabic, Hebrew, Devanagari and Thai (letters outside a-z). Terms in
-#: them match as substrings of the character-folded text. Cyrillic is romanised instead.
+#: them match as substrings of the character-folded text. Cyrillic and Greek are romanised instead.
 _UNSPACED_SCRIPT = re.compile(
     "[\u0590-\u06ff\u0900-\u097f\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
 )

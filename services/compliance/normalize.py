@@ -150,7 +150,16 @@ CYRILLIC_LATIN: dict[str, str] = {
     "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y",
     "ь": "", "э": "e", "ю": "yu", "я": "ya", "і": "i", "є": "ye", "ґ": "g", "ѕ": "s", "ј": "j",
 }  # fmt: skip
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]+")
+#: Greek letters as Latin (ELOT 743, simplified), read the same two ways as Cyrillic: "αφίσα"
+#: is "afisa", while a lone Greek ο in "sεxy" is a disguise.
+GREEK_LATIN: dict[str, str] = {
+    "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i",
+    "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",
+    "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
+}  # fmt: skip
+_ROMANISATION: dict[str, str] = {**CYRILLIC_LATIN, **GREEK_LATIN}
+#: Runs of Greek or Cyrillic letters: the scripts a text is also read romanised for.
+_ROMANISABLE = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]+")
 
 #: Leetspeak digits and symbols. Only applied inside a word that has at least one letter,
 #: so "2024" and "18" stay numbers. "1" and "|" are ambiguous (i or l): both readings are
@@ -193,7 +202,7 @@ class FoldedText:
     readings: tuple[str, ...]
     joined: tuple[str, ...]
     spelled: tuple[str, ...]
-    #: ``plain`` with Cyrillic letters romanised ("" when it has none); patterns see both.
+    #: ``plain`` with Cyrillic and Greek letters romanised ("" when it has none); patterns see both.
     romanised: str = ""
 
     @property
@@ -205,8 +214,8 @@ class FoldedText:
 def fold_characters(text: str, transliterate: bool = False) -> str:
     """NFKC, drop invisible format characters, casefold, strip accents, fold look-alikes.
 
-    With ``transliterate``, Cyrillic letters are romanised first (see :data:`CYRILLIC_LATIN`);
-    :func:`fold` reads a text both ways when it has any.
+    With ``transliterate``, Cyrillic and Greek letters are romanised first (see
+    :data:`CYRILLIC_LATIN`, :data:`GREEK_LATIN`); :func:`fold` reads a text both ways when it has any.
     """
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
@@ -215,13 +224,18 @@ def fold_characters(text: str, transliterate: bool = False) -> str:
     text = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     text = unicodedata.normalize("NFC", text)
     if transliterate:
-        text = _romanise_cyrillic(text)
+        text = _romanise(text)
     return "".join(_CHARACTER_FOLDS.get(ch, ch) for ch in text)
 
 
-def _romanise_cyrillic(text: str) -> str:
-    """Every Cyrillic letter romanised, also inside a Latin word ("Pуtin" is Putin read as Russian)."""
-    return _CYRILLIC.sub(lambda m: "".join(CYRILLIC_LATIN.get(ch, ch) for ch in m.group()), text)
+def _romanise(text: str) -> str:
+    """Every Cyrillic and Greek letter romanised, also inside a Latin word ("Pуtin" is Putin read as Russian)."""
+    return _ROMANISABLE.sub(lambda m: "".join(_ROMANISATION.get(ch, ch) for ch in _digraphs(m.group())), text)
+
+
+def _digraphs(run: str) -> str:
+    """Greek "ου" is one sound, "ou" ("μουσουλμάνοι" → "mousoulmanoi", not "moysoylmanoi")."""
+    return run.replace("ου", "ou")
 
 
 def _leet_letter(ch: str, ambiguous_as: str) -> str | None:
@@ -257,14 +271,14 @@ def _deleet_chunk(chunk: str, ambiguous_as: str) -> str:
 def fold(text: str, blank: Callable[[str], str] | None = None) -> FoldedText:
     """Fold ``text`` into the readings, glued words and spelled-out runs the lexicon matches.
 
-    A text with Cyrillic letters is read twice: with look-alikes folded (the disguise reading)
-    and romanised (the Russian reading, "голая" → "golaya"). ``blank`` is applied to
+    A text with Cyrillic or Greek letters is read twice: with look-alikes folded (the disguise
+    reading) and romanised (the Russian or Greek reading, "голая" → "golaya", "γυμνή" → "gymni"). ``blank`` is applied to
     each character-folded reading before it is split (the lexicon blanks its safe phrases there).
     """
     blank = blank or _unchanged
     plain = blank(fold_characters(text))
     plains = [plain]
-    if _CYRILLIC.search(text):  # NFKC and casefolding neither make nor unmake Cyrillic letters
+    if _ROMANISABLE.search(text):  # NFKC and casefolding neither make nor unmake these letters
         plains.append(blank(fold_characters(text, transliterate=True)))
     readings: list[str] = []
     joined: list[str] = []

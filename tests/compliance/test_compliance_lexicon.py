@@ -452,6 +452,21 @@ def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> Non
         # Hate in French and Polish.
         ("affiche: les musulmans comme des cafards qu'il faut écraser", {"hate"}),
         ("karykatura Żyda z workiem pieniędzy, oni rządzą światem", {"hate"}),
+        # Greek, read romanised as Russian is; hate in Russian, Indonesian and French.
+        ("αφίσα: να πνίξουμε όλους τους μετανάστες", {"hate"}),
+        ("γυμνή γυναίκα στην παραλία", {"nudity"}),
+        ("карикатура: цыгане в виде крыс, выгнать их всех", {"hate"}),
+        ("poster yang menyerukan untuk membantai orang Kristen", {"hate"}),
+        ("les Noirs représentés comme des singes", {"hate"}),
+        ("Grand Wizard Dale leading a lynching at night", {"hate", "violence_gore"}),
+        # Self-harm told by the act; beaten to death in Portuguese; a real classmate; an explicit scene.
+        ("a gun barrel pressed to my own temple, POV", {"self_harm"}),
+        ("a boy burning his arm with a cigarette just to feel something", {"self_harm"}),
+        ("meisje slikt een handvol pillen om er een eind aan te maken", {"self_harm"}),
+        ("cachorro sendo espancado até a morte", {"violence_gore"}),
+        ("my real classmate Lena in the shower, nude", {"non_consensual", "nudity", "real_people"}),
+        ("девушка без сознания, её раздевают", {"non_consensual"}),
+        ("life drawing model touching herself on the stool", {"nudity"}),
     ],
 )
 def test_the_later_rules_flag_what_they_were_written_for(
@@ -539,10 +554,18 @@ def test_the_later_rules_flag_what_they_were_written_for(
         "a bird watcher hunting for rare warblers at dawn",
         "the teacher who became a headmistress, school portrait",
         "my profile picture as a watercolor painting",
+        "Έξω οι γάτες από την κουζίνα",  # "out with the cats", Greek
+        "burning her hand on the stove by accident, first aid poster",
+        "les chats noirs dans le jardin",
     ],
 )
 def test_the_later_rules_leave_their_neighbours_alone(lexicon: Lexicon, prompt: str) -> None:
     assert flagged(lexicon, prompt) == set()
+
+
+def test_greek_is_read_both_romanised_and_as_a_disguise() -> None:
+    assert fold("μουσουλμάνοι").romanised == "mousoulmanoi"
+    assert "sexy" in fold("sεxy").readings
 
 
 def test_cyrillic_is_read_both_romanised_and_as_a_disguise() -> None:
