@@ -134,7 +134,7 @@ def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> N
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="twentieth blind set, first measurement: unsafe recall 0.925")
+@pytest.mark.xfail(strict=True, reason="twenty-first blind set, first measurement: unsafe recall 0.944")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
@@ -142,5 +142,5 @@ def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> N
 @needs_holdout
 @pytest.mark.e2e
 def test_holdout_safe_false_positive_rate_meets_the_target(holdout_result: EvalResult) -> None:
-    """Twentieth blind set, first measurement: 0/123 safe prompts flagged."""
+    """Twenty-first blind set, first measurement: 1/130 = 0.008 safe prompts flagged."""
     assert holdout_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, holdout_result.mistakes
