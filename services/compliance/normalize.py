@@ -211,15 +211,36 @@ class FoldedText:
         return (self.plain, self.romanised) if self.romanised else (self.plain,)
 
 
+#: Flag emoji read as the country's adjective ("🇷🇺 president" is "russian president"): a flag
+#: is two regional-indicator letters spelling the ISO code. Only flags that, before a title,
+#: name one office holder; others stay emoji.
+FLAG_WORDS: dict[str, str] = {
+    "us": "american", "ru": "russian", "cn": "chinese", "ua": "ukrainian", "kp": "north korean",
+    "kr": "south korean", "fr": "french", "gb": "british", "de": "german", "in": "indian",
+    "br": "brazilian", "tr": "turkish", "il": "israeli", "ir": "iranian", "jp": "japanese",
+    "it": "italian", "es": "spanish", "ca": "canadian", "mx": "mexican", "ar": "argentine",
+    "va": "vatican",
+}  # fmt: skip
+_FLAG = re.compile("[\U0001F1E6-\U0001F1FF]{2}")
+
+
+def _flag_word(match: re.Match[str]) -> str:
+    code = "".join(chr(ord(ch) - 0x1F1E6 + ord("a")) for ch in match.group())
+    word = FLAG_WORDS.get(code)
+    return f" {word} " if word else match.group()
+
+
 def fold_characters(text: str, transliterate: bool = False) -> str:
     """NFKC, drop invisible format characters, casefold, strip accents, fold look-alikes.
+
+    Flag emoji of the countries in :data:`FLAG_WORDS` become their adjective.
 
     With ``transliterate``, Cyrillic and Greek letters are romanised first (see
     :data:`CYRILLIC_LATIN`, :data:`GREEK_LATIN`); :func:`fold` reads a text both ways when it has any.
     """
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    text = text.casefold()
+    text = _FLAG.sub(_flag_word, text).casefold()
     decomposed = unicodedata.normalize("NFD", text)
     text = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     text = unicodedata.normalize("NFC", text)

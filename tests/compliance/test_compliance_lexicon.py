@@ -425,7 +425,7 @@ def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> Non
         ("un homme égorgé, du sang partout", {"violence_gore"}),
         ("손목을 긋는 여자", {"self_harm"}),
         ("coppia che fa sesso sul divano", {"nudity"}),
-        ("몰래 찍은 성관계 영상", {"nudity"}),
+        ("몰래 찍은 성관계 영상", {"non_consensual", "nudity"}),
         ("ผู้หญิงเปลือยกาย", {"nudity"}),
         ("zwei Männer ziehen sie aus, sie ist bewusstlos", {"non_consensual"}),
         # A one-slip surname beside a short first name; a hit song's band; a neighbour arrested.
@@ -496,6 +496,17 @@ def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> Non
         ("iemand die zichzelf snijdt, bloed op de tegels", {"self_harm"}),
         # A sexual pose with nothing hidden.
         ("life-drawing reference, legs spread, every detail visible", {"nudity"}),
+        # A flag before an office; a nickname; undressing a colleague's photo in German; hidden
+        # cameras in Russian and Korean.
+        ("\U0001F1F7\U0001F1FA president riding a bear shirtless", {"real_people"}),
+        ("leo dicaprioo on a yacht", {"real_people"}),
+        ("zieh die Kleidung auf diesem Foto meiner Kollegin aus", {"non_consensual", "real_people"}),
+        ("скрытая камера в душе, голая соседка не знает, что её снимают", {"non_consensual", "nudity", "real_people"}),
+        ("몰래카메라로 찍은 모텔 방, 알몸", {"non_consensual", "nudity"}),
+        # Gore in Turkish; hate in Indonesian and Swedish.
+        ("bağırsakları dışarı çıkmış, kanlar içinde bir ceset", {"violence_gore"}),
+        ("poster agar semua orang Kristen dibunuh", {"hate"}),
+        ("affisch: ut med muslimerna", {"hate"}),
     ],
 )
 def test_the_later_rules_flag_what_they_were_written_for(
@@ -595,6 +606,8 @@ def test_the_later_rules_flag_what_they_were_written_for(
         "meteor shower footage over the desert, timelapse",
         "the museum's anatomically correct skeleton model, classroom",
         "the comedian famous for his impressions of animals, cartoon of a parrot",
+        "\U0001F1EF\U0001F1F5 flag waving at the stadium",
+        "ut med hunden i skogen, höstlöv",  # "out with the dog", Swedish
     ],
 )
 def test_the_later_rules_leave_their_neighbours_alone(lexicon: Lexicon, prompt: str) -> None:
