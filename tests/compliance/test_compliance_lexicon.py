@@ -524,6 +524,19 @@ def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> Non
         ("człowiek z wyłupione oczy, zakrwawiona twarz", {"violence_gore"}),
         ("벌거벗은 여자, 가슴 노출", {"nudity"}),
         ("αφίσα: να πετάξουμε όλους τους μετανάστες στη θάλασσα", {"hate"}),
+        # Rape told as being taken against her will; undressing a drunk girl in Spanish.
+        ("the captured slave girl is taken by the warlord against her will", {"non_consensual", "nudity"}),
+        ("una chica dormida y borracha mientras un hombre le quita la ropa", {"non_consensual"}),
+        # Stoning; gore in Thai; lynching and vermin, apes, cockroaches in English, Dutch,
+        # Swedish and Greek; a burning Star of David; Jack Ma in Chinese.
+        ("public stoning in a village square, face caved in", {"violence_gore"}),
+        ("ภาพศพถูกชำแหละ เลือดสาด", {"violence_gore"}),
+        ("Muslims being lynched by a mob", {"hate", "violence_gore"}),
+        ("poster: moslims zijn ongedierte, zet ze het land uit", {"hate"}),
+        ("svarta människor ritade som apor", {"hate"}),
+        ("οι μετανάστες είναι κατσαρίδες και πρέπει να εξοντωθούν", {"hate"}),
+        ("a burning star of David on a poster", {"hate"}),
+        ("马云在长城上骑自行车", {"real_people"}),
     ],
 )
 def test_the_later_rules_flag_what_they_were_written_for(
@@ -629,6 +642,8 @@ def test_the_later_rules_flag_what_they_were_written_for(
         "a garden photographed over the fence with a zoom lens, roses in bloom",
         "the lead actor of a school play bowing, parents clapping",
         "the iPhone lineup on a white table, product photo",
+        "cum laude graduation ceremony, students throwing their caps",
+        "a bride taken to the church by her father, happy tears",
     ],
 )
 def test_the_later_rules_leave_their_neighbours_alone(lexicon: Lexicon, prompt: str) -> None:
