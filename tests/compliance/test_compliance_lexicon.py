@@ -537,6 +537,13 @@ def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> Non
         ("οι μετανάστες είναι κατσαρίδες και πρέπει να εξοντωθούν", {"hate"}),
         ("a burning star of David on a poster", {"hate"}),
         ("马云在长城上骑自行车", {"real_people"}),
+        # Stripped by others and used against her will; the first lady; cutting in Italian; rats
+        # in Dutch; an explicit love scene.
+        ("the captive is stripped by the guards and used against her will", {"non_consensual", "nudity"}),
+        ("the current first lady in a see-through nightgown", {"non_consensual", "real_people"}),
+        ("ragazza che si taglia le braccia con una lametta", {"self_harm"}),
+        ("spotprent van joden als ratten", {"hate"}),
+        ("elf queen and orc warlord in an explicit love scene", {"nudity"}),
     ],
 )
 def test_the_later_rules_flag_what_they_were_written_for(
@@ -644,6 +651,8 @@ def test_the_later_rules_flag_what_they_were_written_for(
         "the iPhone lineup on a white table, product photo",
         "cum laude graduation ceremony, students throwing their caps",
         "a bride taken to the church by her father, happy tears",
+        "a blue tit and a coal tit on a feeder, winter garden",
+        "paint stripped by the sun from an old boat hull",
     ],
 )
 def test_the_later_rules_leave_their_neighbours_alone(lexicon: Lexicon, prompt: str) -> None:
