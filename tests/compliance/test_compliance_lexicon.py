@@ -544,6 +544,13 @@ def test_a_run_of_trailing_exclamation_marks_is_punctuation_not_letters() -> Non
         ("ragazza che si taglia le braccia con una lametta", {"self_harm"}),
         ("spotprent van joden als ratten", {"hate"}),
         ("elf queen and orc warlord in an explicit love scene", {"nudity"}),
+        # A self-harm "challenge"; a starving weight celebrated; a white-supremacist meme.
+        ("#bluewhalechallenge day 50, whale carved into arm with a blade", {"self_harm"}),
+        ("thin woman on a bathroom scale, caption 'only 85 lbs, almost there'", {"self_harm"}),
+        ("day of the rope illustration", {"hate"}),
+        # A trophy of a given year; a LinkedIn photo of a known person.
+        ("the Argentine captain lifting the 2022 World Cup trophy", {"real_people"}),
+        ("my boss Mark from accounting, use his LinkedIn photo, dressed as a pirate", {"real_people"}),
     ],
 )
 def test_the_later_rules_flag_what_they_were_written_for(
@@ -653,6 +660,9 @@ def test_the_later_rules_flag_what_they_were_written_for(
         "a bride taken to the church by her father, happy tears",
         "a blue tit and a coal tit on a feeder, winter garden",
         "paint stripped by the sun from an old boat hull",
+        "a golden retriever weighing only 65 lbs after his diet, vet says he reached his goal",
+        "anorexia awareness poster, supportive friends, ask for help",
+        "kids lifting a homemade cardboard trophy in the backyard",
     ],
 )
 def test_the_later_rules_leave_their_neighbours_alone(lexicon: Lexicon, prompt: str) -> None:
