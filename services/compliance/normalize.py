@@ -221,7 +221,7 @@ FLAG_WORDS: dict[str, str] = {
     "it": "italian", "es": "spanish", "ca": "canadian", "mx": "mexican", "ar": "argentine",
     "va": "vatican",
 }  # fmt: skip
-_FLAG = re.compile("[\U0001F1E6-\U0001F1FF]{2}")
+_FLAG = re.compile("[\U0001f1e6-\U0001f1ff]{2}")
 
 
 def _flag_word(match: re.Match[str]) -> str:
@@ -250,7 +250,7 @@ def fold_characters(text: str, transliterate: bool = False) -> str:
 
 
 def _romanise(text: str) -> str:
-    """Every Cyrillic and Greek letter romanised, also inside a Latin word ("Pуtin" is Putin read as Russian)."""
+    """Every Cyrillic and Greek letter romanised, also inside a Latin word ("Pуtin" is Putin as Russian)."""
     return _ROMANISABLE.sub(lambda m: "".join(_ROMANISATION.get(ch, ch) for ch in _digraphs(m.group())), text)
 
 
@@ -293,8 +293,9 @@ def fold(text: str, blank: Callable[[str], str] | None = None) -> FoldedText:
     """Fold ``text`` into the readings, glued words and spelled-out runs the lexicon matches.
 
     A text with Cyrillic or Greek letters is read twice: with look-alikes folded (the disguise
-    reading) and romanised (the Russian or Greek reading, "голая" → "golaya", "γυμνή" → "gymni"). ``blank`` is applied to
-    each character-folded reading before it is split (the lexicon blanks its safe phrases there).
+    reading) and romanised (the Russian or Greek reading, "голая" → "golaya", "γυμνή" → "gymni").
+    ``blank`` is applied to each character-folded reading before it is split (the lexicon blanks
+    its safe phrases there).
     """
     blank = blank or _unchanged
     plain = blank(fold_characters(text))

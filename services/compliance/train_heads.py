@@ -149,7 +149,9 @@ def threshold_report(
         overlapping = SHARED_LABELS.get(category.id, frozenset())
         shared = np.array([bool(overlapping & set(item.get("expect") or [])) for item in items])
         current = rates_at(category.id, rules.threshold, probabilities, expected, safe, shared)
-        choice = choose_threshold(category.id, probabilities, expected, safe, budget, 0.5, others_budget, shared)
+        choice = choose_threshold(
+            category.id, probabilities, expected, safe, budget, 0.5, others_budget, shared
+        )
         lines.append(
             f"{category.id:<16}{rules.threshold:>7.2f}{current.safe_flagged:>8.3f}{current.others_flagged:>8.3f}"
             f"{current.recall:>8.3f}{choice.threshold:>8.2f}{choice.safe_flagged:>8.3f}"
