@@ -56,29 +56,37 @@ def out_of_fold_probabilities(
     labels: np.ndarray,
     folds: int = 5,
     options: TrainingOptions = DEFAULT_OPTIONS,
+    queries: tuple[np.ndarray, Sequence[int]] | None = None,
 ) -> np.ndarray:
-    """Per prompt: the score heads built without the prompt's fold give it (max over chunks).
+    """Per prompt: the score heads built without the prompt's fold give it (max over its rows).
 
     The score is the one the service computes: the linear probability, mixed with the vote of
     the nearest prompts of the other folds when ``options.neighbours`` is set.
 
-    ``labels`` holds one 0/1 per chunk row, as :func:`train_head` takes them.
+    ``labels`` holds one 0/1 per training row, as :func:`train_head` takes them. ``queries``
+    (rows and their prompts) are what the service embeds for a prompt when that is more than
+    its training rows (a long prompt's clause windows): the held prompts are scored on them.
     """
     owner = np.asarray(owners)
     prompts = int(owner.max()) + 1
     prompt_fold = fold_of_prompt(prompts, folds)
     row_fold = prompt_fold[owner]
     stored = stored_memory(features)  # as the weights file keeps them
+    query_rows, query_owner = (features, owner) if queries is None else (queries[0], np.asarray(queries[1]))
+    query_fold = prompt_fold[query_owner]
     scores = np.zeros(prompts)
     for fold in range(folds):
         held = row_fold == fold
+        asked = query_fold == fold
         weights, bias = train_head(features[~held], labels[~held], options)
-        row_logits = features[held].astype(np.float64) @ weights.astype(np.float64) + bias
+        row_logits = query_rows[asked].astype(np.float64) @ weights.astype(np.float64) + bias
         row_scores = 1.0 / (1.0 + np.exp(-np.clip(row_logits, -60.0, 60.0)))
         if options.neighbours > 0:
-            vote = neighbour_vote(stored[held], stored[~held], labels[~held, None], options.neighbours)[:, 0]
+            vote = neighbour_vote(
+                query_rows[asked].astype(np.float32), stored[~held], labels[~held, None], options.neighbours
+            )[:, 0]
             row_scores = options.linear_weight * row_scores + (1.0 - options.linear_weight) * vote
-        np.maximum.at(scores, owner[held], row_scores)
+        np.maximum.at(scores, query_owner[asked], row_scores)
     return scores
 
 

@@ -145,6 +145,42 @@ def _one_slip_keys(token: str) -> set[str]:
     return {token, *(token[:index] + token[index + 1 :] for index in range(len(token)))}
 
 
+#: Words before a name that make it a style, not a subject: "in the style of", "art by".
+_STYLE_BEFORE = frozenset(
+    (_squeeze(first), second)
+    for first, second in (
+        *((word, "of") for word in ("style", "manner")),
+        *(
+            (word, "by")
+            for word in (
+                "inspired", "art", "artwork", "painting", "painted", "drawn", "illustrated", "illustration",
+                "directed", "shot", "photographed", "photography", "cinematography", "lighting",
+            )
+        ),
+    )
+)  # fmt: skip
+#: Words after a name that make it a style: "Wes Anderson symmetry", "Tim Burton style". Both
+#: sets are written as the name matcher sees words, letter runs squeezed ("symmetry": "symetry").
+_STYLE_AFTER = frozenset(
+    _squeeze(word)
+    for word in (
+        "style", "styled", "inspired", "esque", "aesthetic", "symmetry", "palette", "colour", "color",
+        "vibes",
+    )
+)  # fmt: skip
+
+
+def named_as_style(tokens: Sequence[str], start: int, end: int) -> bool:
+    """Whether the name at ``tokens[start:end]`` names a style ("in the style of Wes Anderson").
+
+    A director's framing or a painter's brushwork borrows no one's face; the person is not in
+    the picture. Anything else about the prompt is still read as usual.
+    """
+    return tuple(tokens[max(start - 2, 0) : start]) in _STYLE_BEFORE or (
+        end < len(tokens) and tokens[end] in _STYLE_AFTER
+    )
+
+
 class NameSet:
     """Proper names found by hash lookup on the folded token stream, at any list size.
 
@@ -168,7 +204,10 @@ class NameSet:
             tokens = tuple(_squeeze(t) for t in _PIECE.split(fold_characters(name)) if t)
             if not tokens:
                 raise ValueError(f"name {name!r} has no letters or digits")
-            self._by_tokens.setdefault(tokens, name)
+            # A name with digits is also kept as the text folder reads it ("CR7" reads "crt").
+            read = {tuple(_squeeze(t) for t in reading.split()) for reading in fold(name).readings}
+            for spelling in (tokens, *sorted(read - {tokens, ()})):
+                self._by_tokens.setdefault(spelling, name)
             if len(tokens) > 1:
                 self._by_glued.setdefault("".join(tokens), name)
         self._longest = max((len(t) for t in self._by_tokens), default=0)
@@ -211,6 +250,8 @@ class NameSet:
                 window = spellings[start : start + size]
                 if all(len(options) == 1 for options in window):
                     continue  # nothing to correct: the exact lookup has seen these words
+                if named_as_style(tokens, start, start + size):
+                    continue
                 for candidate in itertools.product(*window):
                     if candidate in self._slip_names:
                         found[self._by_tokens[candidate]] = None
@@ -227,7 +268,7 @@ class NameSet:
             for start in range(len(tokens)):
                 for size in range(1, min(self._longest, len(tokens) - start) + 1):
                     name = self._by_tokens.get(tuple(tokens[start : start + size]))
-                    if name is not None:
+                    if name is not None and not named_as_style(tokens, start, start + size):
                         found[name] = None
                 glued = self._by_glued.get(tokens[start]) if len(tokens[start]) >= MIN_SPELLED_NAME else None
                 if glued is not None:
@@ -319,6 +360,61 @@ class TermSet:
         return hit
 
 
+#: A word with letters hidden behind stars ("r*pe", "tr*mp", "su**ide"): letters on both sides.
+_MASKED_WORD = re.compile(r"(?<![a-z0-9*])[a-z0-9]+(?:\*+[a-z0-9]+)+(?![a-z0-9*])")
+#: The most readings one text gets from its starred words (each can stand for several words).
+_MAX_UNMASKED = 4
+
+
+class MaskedWords:
+    """Reads starred words as the policy's words they hide ("r*pe" is "rape", "tr*mp" "trump").
+
+    Starring letters out is how people write a word they know is unwelcome, so a starred word
+    is read as every policy word (term or name word) of its length whose other letters agree;
+    a star per hidden letter, as the habit is. Only the policy's own words are candidates, so
+    "b*by" never becomes anything the policy does not name.
+    """
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self._by_length: dict[int, tuple[str, ...]] = {}
+        for word in sorted({w for w in words if len(w) >= 3 and w.isalpha()}):
+            self._by_length[len(word)] = (*self._by_length.get(len(word), ()), word)
+
+    def readings(self, folded: str) -> list[str]:
+        """``folded`` with its starred words read as policy words (none if it has none)."""
+        if "*" not in folded:
+            return []
+        variants = [folded]
+        for masked in {m.group() for m in _MASKED_WORD.finditer(folded)}:
+            candidates = self._candidates(masked)
+            if candidates:
+                variants = [
+                    re.sub(rf"(?<![a-z0-9*]){re.escape(masked)}(?![a-z0-9*])", word, v)
+                    for v in variants
+                    for word in candidates
+                ][:_MAX_UNMASKED]
+        return [v for v in variants if v != folded]
+
+    def _candidates(self, masked: str) -> list[str]:
+        shape = re.compile(masked.replace("*", "[a-z]"))
+        return [w for w in self._by_length.get(len(masked), ()) if shape.fullmatch(w)]
+
+
+def policy_words(policy: PolicyDocument) -> set[str]:
+    """Every word of every term and name in ``policy``, character-folded."""
+    words: set[str] = set()
+    for name in policy.term_groups:
+        members = policy.group_members(name)
+        for text in (*members.terms, *members.names):
+            words.update(_PIECE.split(fold_characters(text)))
+    for category in policy.categories:
+        rules = category.detectors.lexicon
+        if rules is not None:
+            for text in rules.terms:
+                words.update(_PIECE.split(fold_characters(text)))
+    return words
+
+
 @dataclass
 class _CategoryLexicon:
     """The compiled rules of one category."""
@@ -343,6 +439,7 @@ class Lexicon:
 
     def __init__(self, policy: PolicyDocument) -> None:
         self._mask = phrase_mask(tuple(policy.safe_phrases))
+        self._masked = MaskedWords(policy_words(policy))
         self._groups: dict[str, _Group] = {}
         for name in policy.term_groups:
             members = policy.group_members(name)
@@ -374,9 +471,10 @@ class Lexicon:
     def review(self, texts: Sequence[PromptText]) -> list[Finding]:
         """Findings for every category the texts hit, in policy order."""
         folded = [
-            (t.source or "user", t.is_negative, fold(t.text, self._mask.blank))
+            (t.source or "user", t.is_negative, fold(reading, self._mask.blank))
             for t in texts
             if t.text.strip()
+            for reading in (t.text, *self._masked.readings(fold_characters(t.text)))
         ]
         group_hits = {name: self._group_hits(group, folded) for name, group in self._groups.items()}
         findings: list[Finding] = []

@@ -355,6 +355,10 @@ _LONE = r"[a-z0-9@$!|]"
 _SPELLED_RUN = re.compile(rf"(?<![a-z0-9]){_LONE}(?:[\s.\-_*]{{1,3}}{_LONE}(?![a-z0-9])){{2,}}")
 #: A word with a leet character between two letters ("t4yl0r", "sw1ft", "s3x").
 _LEET_WORD = re.compile(r"\S*[a-z][0-9@$!|]+[a-z]\S*")
+#: The image boards' head-count tags ("1girl", "2boys", "6+girls"): how many characters of which
+#: sex, with no age in them.
+_COUNT_TAG = re.compile(r"(?<![a-z0-9])(\d{1,2})\+?(girl|boy)s?(?![a-z0-9])")
+_COUNT_WORDS = ("no", "one", "two", "three", "four", "five", "six")
 
 
 def readable(folded: str) -> str:
@@ -364,10 +368,21 @@ def readable(folded: str) -> str:
     and "s u i c i d e" or "t4yl0r sw1ft" are noise to it. So spelled-out runs are glued
     ("s u i c i d e" → "suicide", a leading "a" or "i" kept as the article it usually is)
     and leet is read as letters inside words that have letters on both sides of it. Words
-    that only start with digits keep them ("14yo", "3d", "1girl"): the age is the point.
+    that only start with digits keep them ("14yo", "3d"): the age is the point. The image
+    boards' head-count tags are the exception: "1girl" tags any female character, adult or
+    not, and read as "girl" it pulled adult anime prompts towards the minors head, so it is
+    read as what it means, "one female character".
     """
     text = _SPELLED_RUN.sub(_glue_run, folded)
+    text = _COUNT_TAG.sub(_count_words, text)
     return _LEET_WORD.sub(lambda m: _deleet_chunk(m.group(), "i"), text)
+
+
+def _count_words(match: re.Match[str]) -> str:
+    count = int(match.group(1))
+    number = _COUNT_WORDS[count] if count < len(_COUNT_WORDS) else "several"
+    sex = "female" if match.group(2) == "girl" else "male"
+    return f"{number} {sex} character" + ("s" if count != 1 else "")
 
 
 def _glue_run(match: re.Match[str]) -> str:

@@ -18,6 +18,7 @@ opposite of what the words say (the lexicon's ``negative_terms`` cover the inver
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -32,6 +33,12 @@ from services.compliance.semantic_heads import HeadsError, SemanticHeads, load_h
 
 #: Words per embedded chunk: well inside MiniLM's 256-token window, so nothing is truncated.
 CHUNK_WORDS = 48
+#: A description longer than this is also read clause by clause (see :func:`clause_windows`).
+CLAUSE_MIN_WORDS = 16
+#: The most words a clause window gathers from consecutive clauses.
+WINDOW_WORDS = 14
+#: Where a description breaks into clauses: punctuation, and the "and"/"while" that join scenes.
+_CLAUSE_BREAK = re.compile(r"\s*(?:[,;:.!?()\[\]{}|]+|\s-\s|\n)\s*")
 DETECTOR = "semantic"
 
 
@@ -67,6 +74,40 @@ def chunks(text: str, size: int = CHUNK_WORDS) -> list[str]:
         return [" ".join(words)] if words else []
     step = size // 2
     return [" ".join(words[start : start + size]) for start in range(0, len(words) - step, step)]
+
+
+def clause_windows(text: str, size: int = WINDOW_WORDS) -> list[str]:
+    """Short windows of consecutive clauses of a long description, one starting at each clause.
+
+    A whole-prompt embedding is an average of everything the prompt says: one unsafe clause
+    ("a dog hanging from the oak tree") among sixty words of picnic, light and lens is diluted
+    until no head sees it. Each window holds one clause and as many of the following ones as
+    fit in ``size`` words, so every clause is also read with little around it. Short
+    descriptions get none: their whole embedding already is that close reading. A clause
+    longer than a window is read in overlapping windows of its own.
+    """
+    if len(text.split()) <= CLAUSE_MIN_WORDS:
+        return []
+    clauses = [piece for part in _CLAUSE_BREAK.split(text) for piece in chunks(part, size)]
+    windows: list[str] = []
+    for start in range(len(clauses)):
+        gathered = [clauses[start]]
+        count = len(gathered[0].split())
+        for following in clauses[start + 1 :]:
+            count += len(following.split())
+            if count > size:
+                break
+            gathered.append(following)
+        window = ", ".join(gathered)
+        if not windows or window not in windows[-1]:
+            windows.append(window)
+    return windows
+
+
+def query_pieces(text: str) -> list[str]:
+    """Everything of a description the service embeds: its chunks, then its clause windows."""
+    pieces = chunks(text)
+    return pieces + [w for w in clause_windows(text) if w not in pieces]
 
 
 class SemanticPromptDetector:
@@ -116,8 +157,8 @@ class SemanticPromptDetector:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_description(self, text: str) -> np.ndarray:
-        """The normalised embeddings of ``text``'s chunks, one row each (no rows for empty text)."""
-        pieces = chunks(text)
+        """The normalised embeddings of ``text``'s pieces (:func:`query_pieces`), one row each."""
+        pieces = query_pieces(text)
         return self._embed(pieces) if pieces else np.zeros((0, 0), np.float32)
 
     def similarities(self, text: str, embedded: np.ndarray | None = None) -> dict[str, tuple[float, int]]:

@@ -4,9 +4,11 @@
 :mod:`services.compliance.head_thresholds`) beside the policy's.
 
 Embeds the labelled training sets (:data:`TRAINING_FILES`: ``prompts.yaml``, ``train.yaml`` and
-the studied former blind sets ``dev2``-``dev28``) exactly as the service embeds a prompt (positive
-texts joined, folded and with the policy's safe phrases blanked, in the same chunks), trains one
-head per policy category and writes the weights file with its manifest. ``dev.yaml`` and the
+the studied former blind sets ``dev2``-``dev33``) exactly as the service embeds a prompt (positive
+texts joined, folded and with the policy's safe phrases blanked, in the same chunks, and a safe
+prompt's clause windows too: see :func:`training_pieces`), trains one head per policy category
+and writes the weights file with its manifest. The out-of-fold thresholds score each prompt on
+everything the service reads of it, clause windows included. ``dev.yaml`` and the
 blind ``holdout.yaml`` are never read here.
 
 A labelled prompt whose negative text carries its label ("young teen on the beach" with
@@ -36,7 +38,7 @@ from services.compliance.eval.run_eval import (
 from services.compliance.head_thresholds import choose_threshold, out_of_fold_probabilities, rates_at
 from services.compliance.lexicon import phrase_mask
 from services.compliance.models import SentenceEncoder
-from services.compliance.semantic import chunks, positive_description
+from services.compliance.semantic import chunks, clause_windows, positive_description, query_pieces
 from services.compliance.semantic_heads import (
     DEFAULT_HEADS_PATH,
     DEFAULT_OPTIONS,
@@ -46,7 +48,7 @@ from services.compliance.semantic_heads import (
 )
 from services.shared.digests import file_sha256
 
-#: The training sets, in the order their prompts are stacked. dev2-dev28 are former blind sets:
+#: The training sets, in the order their prompts are stacked. dev2-dev33 are former blind sets:
 #: each was measured once, blind, then studied; written by other hands than train.yaml, they are
 #: the most varied data there is, so once their blind number is taken they teach the heads.
 TRAINING_FILES = (DEFAULT_PROMPTS, TRAIN_PROMPTS, *(SPLITS[name] for name in STUDIED_BLIND_SPLITS))
@@ -76,17 +78,40 @@ def training_items(paths: Sequence[Path]) -> list[dict[str, str]]:
     return items
 
 
+def training_pieces(item: dict[str, str], description: str) -> list[str]:
+    """What the heads train on for one prompt: its chunks, and a safe prompt's clause windows too.
+
+    A clause of a safe prompt is safe, so its windows teach the heads what innocent clauses
+    look like once read on their own ("the actor holding a skull", "a nurse stitching a cut").
+    An unsafe prompt's windows are left out: most of its clauses are innocent, and labelled
+    as the prompt they would teach the heads that "golden hour" is violent.
+    """
+    pieces = chunks(description)
+    if not item.get("expect"):
+        pieces += [w for w in clause_windows(description) if w not in pieces]
+    return pieces
+
+
+def service_pieces(item: dict[str, str], description: str) -> list[str]:
+    """What the service reads of one prompt (:func:`query_pieces`): the rows it is scored on."""
+    return query_pieces(description)
+
+
 def embed_items(
-    encoder: SentenceEncoder, items: list[dict[str, str]], blank: Callable[[str], str] | None = None
+    encoder: SentenceEncoder,
+    items: list[dict[str, str]],
+    blank: Callable[[str], str] | None = None,
+    cut: Callable[[dict[str, str], str], list[str]] = training_pieces,
 ) -> tuple[np.ndarray, list[int]]:
-    """One row per chunk of each prompt's description, and which prompt each row came from.
+    """One row per piece of each prompt's description, and which prompt each row came from.
 
     ``blank`` is the policy's safe-phrase blanking, as the service applies it before embedding.
+    ``cut`` makes the pieces: :func:`training_pieces` or :func:`service_pieces`.
     """
     pieces: list[str] = []
     owners: list[int] = []
     for index, item in enumerate(items):
-        for piece in chunks(positive_description(prompt_texts(item), blank)):
+        for piece in cut(item, positive_description(prompt_texts(item), blank)):
             pieces.append(piece)
             owners.append(index)
     vectors = encoder.encode(
@@ -130,7 +155,9 @@ def threshold_report(
     A report, not an edit: the policy file stays the one place thresholds are set.
     """
     items = training_items(paths)
-    features, owners = embed_items(encoder, items, phrase_mask(tuple(policy.safe_phrases)).blank)
+    blank = phrase_mask(tuple(policy.safe_phrases)).blank
+    features, owners = embed_items(encoder, items, blank)
+    queries = embed_items(encoder, items, blank, service_pieces)
     safe = np.array([not item.get("expect") for item in items])
     lines = [
         f"out-of-fold scores of {len(items)} training prompts ({int(safe.sum())} safe); budgets: "
@@ -144,7 +171,11 @@ def threshold_report(
             continue
         expected = np.array([category.id in (item.get("expect") or []) for item in items])
         probabilities = out_of_fold_probabilities(
-            features, owners, expected[np.asarray(owners)].astype(np.float32), options=options
+            features,
+            owners,
+            expected[np.asarray(owners)].astype(np.float32),
+            options=options,
+            queries=queries,
         )
         overlapping = SHARED_LABELS.get(category.id, frozenset())
         shared = np.array([bool(overlapping & set(item.get("expect") or [])) for item in items])

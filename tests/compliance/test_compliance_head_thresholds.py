@@ -55,6 +55,19 @@ def test_a_prompts_chunks_stay_in_one_fold_and_its_score_is_their_maximum() -> N
     assert (probabilities[[i // 2 for i in range(0, 60, 4)]] > 0.5).all()  # each holds an unsafe chunk
 
 
+def test_held_prompts_are_scored_on_the_rows_the_service_reads() -> None:
+    """Queries (a long prompt's clause windows) score the held prompts; training rows train."""
+    features, labels = separable(40)
+    owners = list(range(40))
+    unsafe_rows = features[labels == 1]
+    # Every prompt read as one extra row taken from an unsafe prompt: all score high.
+    queries = (np.concatenate([features, np.repeat(unsafe_rows[:1], 40, axis=0)]), owners + owners)
+    plain = out_of_fold_probabilities(features, owners, labels, folds=4, options=FAST)
+    read = out_of_fold_probabilities(features, owners, labels, folds=4, options=FAST, queries=queries)
+    assert (plain[labels == 0] < 0.5).all()
+    assert (read > 0.5).all() and (read >= plain - 1e-9).all()
+
+
 def test_choose_threshold_takes_the_lowest_threshold_within_budget() -> None:
     safe_scores = np.array([0.1] * 196 + [0.55, 0.62, 0.71, 0.93])
     positive_scores = np.array([0.6, 0.8, 0.95, 0.99])

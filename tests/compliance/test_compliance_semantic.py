@@ -9,7 +9,16 @@ from services.compliance.categories import SemanticRules, load_policy
 from services.compliance.image_review import ImageReviewer
 from services.compliance.lexicon import PromptText
 from services.compliance.review import ComplianceEngine
-from services.compliance.semantic import CHUNK_WORDS, SemanticPromptDetector, chunks, semantic_rules
+from services.compliance.semantic import (
+    CHUNK_WORDS,
+    CLAUSE_MIN_WORDS,
+    WINDOW_WORDS,
+    SemanticPromptDetector,
+    chunks,
+    clause_windows,
+    query_pieces,
+    semantic_rules,
+)
 
 
 def test_chunks_cover_long_texts_with_overlap() -> None:
@@ -19,6 +28,26 @@ def test_chunks_cover_long_texts_with_overlap() -> None:
     pieces = chunks(" ".join(words))
     assert all(len(p.split()) <= CHUNK_WORDS for p in pieces)
     assert pieces[0].split()[0] == "w0" and pieces[-1].split()[-1] == words[-1]
+
+
+def test_a_long_description_is_also_read_clause_by_clause() -> None:
+    text = (
+        "cottagecore picnic in a sunny meadow, checkered blanket, lemonade jug with mint leaves, "
+        "bowls of strawberries, a dog hanging by its neck from the oak tree, pastel colours, film grain"
+    )
+    windows = clause_windows(text)
+    assert all(len(w.split()) <= WINDOW_WORDS for w in windows)
+    assert any(w.startswith("a dog hanging by its neck from the oak tree") for w in windows)
+    assert query_pieces(text) == [text.replace("  ", " "), *windows]  # the whole first, then its clauses
+    short = " ".join(["word"] * CLAUSE_MIN_WORDS)
+    assert clause_windows(short) == [] and query_pieces(short) == [short]
+
+
+def test_a_clause_longer_than_a_window_is_read_in_windows_of_its_own() -> None:
+    clause = " ".join(f"w{i}" for i in range(WINDOW_WORDS * 2))
+    windows = clause_windows(f"{clause}, a short tail")
+    assert windows[0].split()[0] == "w0" and all(len(w.split()) <= WINDOW_WORDS for w in windows)
+    assert any(f"w{WINDOW_WORDS * 2 - 1}" in w for w in windows)
 
 
 @pytest.fixture(scope="module")
