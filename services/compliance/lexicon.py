@@ -341,8 +341,14 @@ class TermSet:
         return bool(self.terms or self._patterns or self._names)
 
     def matches(self, folded: FoldedText) -> list[str]:
-        """Policy terms and names (and ``pattern#N`` for the Nth raw pattern) found in ``folded``."""
-        words = (*folded.readings, *folded.joined)
+        """Policy terms and names (and ``pattern#N`` for the Nth raw pattern) found in ``folded``.
+
+        A spelled-out run that spells one everyday word ("s e x y") is read as that word, with
+        its boundaries; any other run ("c h i l d p 0 r n") is searched for terms anywhere in it.
+        """
+        everyday = known_words()
+        spelled = [s for s in folded.spelled if s not in everyday]
+        words = (*folded.readings, *folded.joined, *(s for s in folded.spelled if s in everyday))
         hit = [
             f"pattern#{n}"
             for n, (_, compiled) in enumerate(self._patterns, 1)
@@ -351,11 +357,11 @@ class TermSet:
         hit += self._names.matches(folded) if self._names else []
         hit += [term for term, folded_term in self._unspaced if any(folded_term in p for p in folded.plains)]
         quick_words = self._any_bounded is not None and any(self._any_bounded.search(w) for w in words)
-        quick_spelled = self._any_glued is not None and any(self._any_glued.search(s) for s in folded.spelled)
+        quick_spelled = self._any_glued is not None and any(self._any_glued.search(s) for s in spelled)
         if quick_words or quick_spelled:
             for term in self._per_term:
                 either, joined = _term_regexes(term)
-                if any(either.search(w) for w in words) or any(joined.search(s) for s in folded.spelled):
+                if any(either.search(w) for w in words) or any(joined.search(s) for s in spelled):
                     hit.append(term)
         return hit
 

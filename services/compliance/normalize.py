@@ -171,6 +171,7 @@ LEET: dict[str, str] = {
     "5": "s",
     "7": "t",
     "8": "b",
+    "6": "g",
     "9": "g",
     "@": "a",
     "$": "s",
@@ -359,6 +360,10 @@ _LEET_WORD = re.compile(r"\S*[a-z][0-9@$!|]+[a-z]\S*")
 #: sex, with no age in them.
 _COUNT_TAG = re.compile(r"(?<![a-z0-9])(\d{1,2})\+?(girl|boy)s?(?![a-z0-9])")
 _COUNT_WORDS = ("no", "one", "two", "three", "four", "five", "six")
+#: Symbols the sentence model has no token for, named in words so it reads what is drawn. The
+#: swastika is named, not judged: the heads tell a flag at a rally from a temple door.
+SYMBOL_WORDS: dict[str, str] = {"卐": "swastika", "卍": "swastika"}
+_SYMBOL = re.compile("|".join(map(re.escape, SYMBOL_WORDS)))
 
 
 def readable(folded: str) -> str:
@@ -371,10 +376,12 @@ def readable(folded: str) -> str:
     that only start with digits keep them ("14yo", "3d"): the age is the point. The image
     boards' head-count tags are the exception: "1girl" tags any female character, adult or
     not, and read as "girl" it pulled adult anime prompts towards the minors head, so it is
-    read as what it means, "one female character".
+    read as what it means, "one female character". Symbols MiniLM has no token for
+    (:data:`SYMBOL_WORDS`) are written as the word for them.
     """
     text = _SPELLED_RUN.sub(_glue_run, folded)
     text = _COUNT_TAG.sub(_count_words, text)
+    text = _SYMBOL.sub(lambda m: f" {SYMBOL_WORDS[m.group()]} ", text)
     return _LEET_WORD.sub(lambda m: _deleet_chunk(m.group(), "i"), text)
 
 

@@ -74,6 +74,17 @@ class SemanticHeads:
         """The embedding size the heads expect."""
         return int(self.weights.shape[1])
 
+    def row_scores(self, embeddings: np.ndarray) -> np.ndarray:
+        """The score of every row (chunk or window) per category: (rows, categories)."""
+        if embeddings.shape[1] != self.dims:
+            raise HeadsError(f"embeddings have {embeddings.shape[1]} dims, the heads expect {self.dims}")
+        rows = embeddings.astype(np.float32)
+        scores = _sigmoid(rows @ self.weights.T + self.biases)
+        if self.memory is not None and self.memory_labels is not None and self.neighbours > 0:
+            vote = neighbour_vote(rows, self.memory, self.memory_labels, self.neighbours)
+            scores = self.linear_weight * scores + (1.0 - self.linear_weight) * vote
+        return scores
+
     def probabilities(self, embeddings: np.ndarray) -> dict[str, float]:
         """Per category, the highest score over the rows (chunks) of ``embeddings``.
 
@@ -82,14 +93,7 @@ class SemanticHeads:
         """
         if embeddings.shape[0] == 0:
             return {}
-        if embeddings.shape[1] != self.dims:
-            raise HeadsError(f"embeddings have {embeddings.shape[1]} dims, the heads expect {self.dims}")
-        rows = embeddings.astype(np.float32)
-        scores = _sigmoid(rows @ self.weights.T + self.biases)  # (chunks, categories)
-        if self.memory is not None and self.memory_labels is not None and self.neighbours > 0:
-            vote = neighbour_vote(rows, self.memory, self.memory_labels, self.neighbours)
-            scores = self.linear_weight * scores + (1.0 - self.linear_weight) * vote
-        best = scores.max(axis=0)
+        best = self.row_scores(embeddings).max(axis=0)
         return {category: float(p) for category, p in zip(self.categories, best, strict=True)}
 
     def save(self, path: Path) -> None:

@@ -4,7 +4,7 @@
 :mod:`services.compliance.head_thresholds`) beside the policy's.
 
 Embeds the labelled training sets (:data:`TRAINING_FILES`: ``prompts.yaml``, ``train.yaml`` and
-the studied former blind sets ``dev2``-``dev33``) exactly as the service embeds a prompt (positive
+the studied former blind sets ``dev2``-``dev36``) exactly as the service embeds a prompt (positive
 texts joined, folded and with the policy's safe phrases blanked, in the same chunks, and a safe
 prompt's clause windows too: see :func:`training_pieces`), trains one head per policy category
 and writes the weights file with its manifest. The out-of-fold thresholds score each prompt on
@@ -35,7 +35,7 @@ from services.compliance.eval.run_eval import (
     TRAIN_PROMPTS,
     prompt_texts,
 )
-from services.compliance.head_thresholds import choose_threshold, out_of_fold_probabilities, rates_at
+from services.compliance.head_thresholds import choose_window_margin, out_of_fold_scores, rates_at
 from services.compliance.lexicon import phrase_mask
 from services.compliance.models import SentenceEncoder
 from services.compliance.semantic import chunks, clause_windows, positive_description, query_pieces
@@ -48,7 +48,7 @@ from services.compliance.semantic_heads import (
 )
 from services.shared.digests import file_sha256
 
-#: The training sets, in the order their prompts are stacked. dev2-dev33 are former blind sets:
+#: The training sets, in the order their prompts are stacked. dev2-dev36 are former blind sets:
 #: each was measured once, blind, then studied; written by other hands than train.yaml, they are
 #: the most varied data there is, so once their blind number is taken they teach the heads.
 TRAINING_FILES = (DEFAULT_PROMPTS, TRAIN_PROMPTS, *(SPLITS[name] for name in STUDIED_BLIND_SPLITS))
@@ -150,7 +150,7 @@ def threshold_report(
     paths: Sequence[Path] = TRAINING_FILES,
     options: TrainingOptions = DEFAULT_OPTIONS,
 ) -> list[str]:
-    """Per category: the threshold :func:`choose_threshold` picks on out-of-fold scores, beside the policy's.
+    """Per category: the threshold and window margin chosen on out-of-fold scores, beside the policy's.
 
     A report, not an edit: the policy file stays the one place thresholds are set.
     """
@@ -158,35 +158,53 @@ def threshold_report(
     blank = phrase_mask(tuple(policy.safe_phrases)).blank
     features, owners = embed_items(encoder, items, blank)
     queries = embed_items(encoder, items, blank, service_pieces)
+    descriptions = [positive_description(prompt_texts(item), blank) for item in items]
+    chunk_counts = [len(chunks(d)) for d in descriptions]
+    seen: dict[int, int] = {}
+    windows = []
+    for owner in queries[1]:
+        seen[owner] = seen.get(owner, 0) + 1
+        windows.append(seen[owner] > chunk_counts[owner])
+    long = np.array([bool(clause_windows(d)) for d in descriptions])
     safe = np.array([not item.get("expect") for item in items])
+    long_safe = int((long & safe).sum())
     lines = [
-        f"out-of-fold scores of {len(items)} training prompts ({int(safe.sum())} safe); budgets: "
-        f"{budget:.2%} of safe prompts, {others_budget:.2%} of other categories' prompts per head",
-        f"{'category':<16}{'policy':>7}{'safe>=':>8}{'other>=':>8}{'recall':>8}"
-        f"{'chosen':>8}{'safe>=':>8}{'other>=':>8}{'recall':>8}",
+        f"out-of-fold scores of {len(items)} training prompts ({int(safe.sum())} safe, {long_safe} "
+        f"of them long); budgets: {budget:.2%} of safe prompts, {others_budget:.2%} of other categories' "
+        "prompts per head, windows adding 0.50% of long safe prompts",
+        f"{'category':<16}{'policy':>7}{'margin':>7}{'safe>=':>8}{'other>=':>8}{'recall':>8}"
+        f"{'chosen':>8}{'margin':>7}{'safe>=':>8}{'other>=':>8}{'recall':>8}",
     ]
     for category in policy.categories:
         rules = category.detectors.classifier
         if rules is None:
             continue
         expected = np.array([category.id in (item.get("expect") or []) for item in items])
-        probabilities = out_of_fold_probabilities(
+        whole, window = out_of_fold_scores(
             features,
             owners,
             expected[np.asarray(owners)].astype(np.float32),
             options=options,
             queries=queries,
+            windows=np.array(windows),
         )
         overlapping = SHARED_LABELS.get(category.id, frozenset())
         shared = np.array([bool(overlapping & set(item.get("expect") or [])) for item in items])
-        current = rates_at(category.id, rules.threshold, probabilities, expected, safe, shared)
-        choice = choose_threshold(
-            category.id, probabilities, expected, safe, budget, 0.5, others_budget, shared
+        current = rates_at(
+            category.id,
+            rules.threshold,
+            np.maximum(whole, window - rules.window_margin),
+            expected,
+            safe,
+            shared,
+        )
+        choice, margin = choose_window_margin(
+            category.id, whole, window, expected, safe, long, budget, others_budget, shared
         )
         lines.append(
-            f"{category.id:<16}{rules.threshold:>7.2f}{current.safe_flagged:>8.3f}{current.others_flagged:>8.3f}"
-            f"{current.recall:>8.3f}{choice.threshold:>8.2f}{choice.safe_flagged:>8.3f}"
-            f"{choice.others_flagged:>8.3f}{choice.recall:>8.3f}"
+            f"{category.id:<16}{rules.threshold:>7.2f}{rules.window_margin:>7.2f}{current.safe_flagged:>8.3f}"
+            f"{current.others_flagged:>8.3f}{current.recall:>8.3f}{choice.threshold:>8.2f}{margin:>7.2f}"
+            f"{choice.safe_flagged:>8.3f}{choice.others_flagged:>8.3f}{choice.recall:>8.3f}"
         )
     return lines
 

@@ -7,8 +7,10 @@ import numpy as np
 from services.compliance.head_thresholds import (
     THRESHOLD_GRID,
     choose_threshold,
+    choose_window_margin,
     fold_of_prompt,
     out_of_fold_probabilities,
+    out_of_fold_scores,
 )
 from services.compliance.semantic_heads import TrainingOptions
 
@@ -109,3 +111,31 @@ def test_prompts_of_overlapping_categories_do_not_count_against_the_others_budge
     shared = (index >= 100) & (index < 200)
     choice = choose_threshold("nudity", scores, positive, safe, 0.0, others_budget=0.01, shared=shared)
     assert choice.threshold == 0.5 and choice.others_flagged == 0.0 and choice.recall == 1.0
+
+
+def test_chunk_and_window_scores_are_kept_apart() -> None:
+    features, labels = separable(40)
+    owners = list(range(40))
+    unsafe_row = features[labels == 1][:1]
+    queries = (np.concatenate([features, np.repeat(unsafe_row, 40, axis=0)]), owners + owners)
+    windows = np.array([False] * 40 + [True] * 40)
+    whole, window = out_of_fold_scores(features, owners, labels, 4, FAST, queries, windows)
+    assert (whole[labels == 0] < 0.5).all() and (window > 0.5).all()
+    assert np.allclose(
+        np.maximum(whole, window), out_of_fold_probabilities(features, owners, labels, 4, FAST, queries)
+    )
+
+
+def test_the_window_margin_keeps_long_safe_prompts_clean_without_raising_the_threshold() -> None:
+    """Windows of long safe prompts score 0.72 out of fold: a threshold over them would lose the
+    short unsafe prompts (0.51); a margin of 0.25 puts the windows under 0.5 instead."""
+    safe = np.arange(400) < 300
+    positive = ~safe
+    long = safe & (np.arange(400) % 2 == 0)
+    whole = np.where(positive, 0.51, 0.1)
+    window = np.where(long, 0.72, 0.0)
+    choice, margin = choose_window_margin("hate", whole, window, positive, safe, long, budget=0.005)
+    assert margin == 0.25 and choice.threshold == 0.5 and choice.recall == 1.0
+    calm = np.minimum(window, 0.4)
+    unneeded, no_margin = choose_window_margin("hate", whole, calm, positive, safe, long, budget=0.005)
+    assert no_margin == 0.0 and unneeded.threshold == 0.5

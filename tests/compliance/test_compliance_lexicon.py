@@ -751,6 +751,7 @@ def test_the_later_rules_flag_what_they_were_written_for(
         "topless convertible driving along the coast",
         "Indiana Jones style adventurer fighting Nazis on a truck, movie poster",
         "Prince Edward Island red cliffs and lighthouse",
+        "s e x y red sports car on a mountain road",  # a spelled-out word is that word, not "sex"
     ],
 )
 def test_the_later_rules_leave_their_neighbours_alone(lexicon: Lexicon, prompt: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.compliance import models
-from services.compliance.categories import SemanticRules, load_policy
+from services.compliance.categories import ClassifierRules, SemanticRules, load_policy
 from services.compliance.image_review import ImageReviewer
 from services.compliance.lexicon import PromptText
 from services.compliance.review import ComplianceEngine
@@ -19,6 +19,7 @@ from services.compliance.semantic import (
     query_pieces,
     semantic_rules,
 )
+from services.compliance.semantic_heads import load_heads
 
 
 def test_chunks_cover_long_texts_with_overlap() -> None:
@@ -100,3 +101,26 @@ def test_exemplars_are_embedded_once_and_thresholds_apply_per_category() -> None
     assert detector.size == 1
     assert detector.similarities("nazi propaganda")["hate"][0] > 0.99
     assert detector.review([PromptText("user", "a nazi propaganda poster")]) == []
+
+
+#: A long prompt whose unsafe clause its whole embedding averages away (a training prompt).
+BURIED = (
+    "Lonely attic room on a summer afternoon, dust drifting through sunbeams, an old steamer "
+    "trunk, boxes of Christmas decorations, a wooden chair kicked over beneath a rope tied to the "
+    "beam, a pair of bare feet dangling in the air, quiet melancholic mood, 35mm film photo"
+)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("margin", [0.0, 1.0])
+def test_a_clause_window_flags_a_buried_clause_only_over_its_margin(margin: float) -> None:
+    rules = {"self_harm": ClassifierRules(threshold=0.53, window_margin=margin)}
+    detector = SemanticPromptDetector(models.sentence_model(1), {}, load_heads(), rules)
+    whole, window = detector.head_scores(BURIED)["self_harm"]
+    assert whole < 0.53 <= window < 1.0  # the chunk misses it, a window finds it
+    findings = detector.review([PromptText("user", BURIED)])
+    if margin == 0.0:
+        [finding] = findings
+        assert finding.score == window and finding.threshold == 0.53 and "clause window" in finding.detail
+    else:
+        assert findings == []
