@@ -106,11 +106,15 @@ def phrase_mask(phrases: tuple[str, ...]) -> PhraseMask:
 
 
 class PhraseMask:
-    """Blanks the policy's safe phrases out of a text (word boundaries, any punctuation between words)."""
+    """Blanks the policy's safe phrases out of a text (word boundaries, any punctuation between words;
+    a phrase in a script written without spaces wherever it stands)."""
 
     def __init__(self, phrases: Iterable[str]) -> None:
         alternatives = []
         for phrase in dict.fromkeys(p.strip() for p in phrases if p.strip()):
+            if _UNSPACED_SCRIPT.search(phrase):  # as its terms are, matched inside the text ("裸足")
+                alternatives.append(re.escape(fold_characters(phrase)))
+                continue
             wildcard = phrase.endswith("*")
             tokens = [t for t in _PIECE.split(fold_characters(phrase.rstrip("*"))) if t]
             if tokens:

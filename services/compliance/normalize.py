@@ -129,6 +129,14 @@ CONFUSABLES: dict[str, str] = {
     "æ": "ae",
     "œ": "oe",
     "þ": "p",
+    # Armenian
+    "ս": "u",
+    "օ": "o",
+    "ո": "n",
+    "հ": "h",
+    "ց": "g",
+    "ք": "p",
+    "զ": "q",
 }
 
 #: Digits of other scripts as ASCII digits: "١٠ سنوات" (Arabic-Indic) and "१० साल"

@@ -4,7 +4,7 @@
 :mod:`services.compliance.head_thresholds`) beside the policy's.
 
 Embeds the labelled training sets (:data:`TRAINING_FILES`: ``prompts.yaml``, ``train.yaml`` and
-the studied former blind sets ``dev2``-``dev36``) exactly as the service embeds a prompt (positive
+the studied former blind sets ``dev2``-``dev39``) exactly as the service embeds a prompt (positive
 texts joined, folded and with the policy's safe phrases blanked, in the same chunks, and a safe
 prompt's clause windows too: see :func:`training_pieces`), trains one head per policy category
 and writes the weights file with its manifest. The out-of-fold thresholds score each prompt on
@@ -48,7 +48,7 @@ from services.compliance.semantic_heads import (
 )
 from services.shared.digests import file_sha256
 
-#: The training sets, in the order their prompts are stacked. dev2-dev36 are former blind sets:
+#: The training sets, in the order their prompts are stacked. dev2-dev39 are former blind sets:
 #: each was measured once, blind, then studied; written by other hands than train.yaml, they are
 #: the most varied data there is, so once their blind number is taken they teach the heads.
 TRAINING_FILES = (DEFAULT_PROMPTS, TRAIN_PROMPTS, *(SPLITS[name] for name in STUDIED_BLIND_SPLITS))

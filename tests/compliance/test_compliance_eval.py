@@ -6,7 +6,7 @@ The lexicon alone must already hold minors at recall 1.0 on the tuning set: the 
 stages add paraphrases, they are not what stands between a minor and a sexual prompt.
 
 The splits (see ``run_eval``): ``tuning`` (the heads' training data, with ``train.yaml``), ``dev``
-(never trained on; where the heads' thresholds are checked), ``dev2`` to ``dev36`` (former blind
+(never trained on; where the heads' thresholds are checked), ``dev2`` to ``dev39`` (former blind
 sets, each measured once and then studied; training data now, so no targets are asserted on them)
 and ``holdout``, the current blind set, added to the tree only after everything it measures was
 final; its tests skip until the file exists. The sets must stay apart: a training prompt that is

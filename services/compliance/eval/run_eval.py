@@ -1,6 +1,6 @@
 """Precision and recall of the prompt stage per category, on each labelled split.
 
-Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2..dev36|holdout|all]
+Usage: ``python -m services.compliance.eval.run_eval [--split tuning|dev|dev2..dev39|holdout|all]
 [--policy FILE] [--prompts FILE] [--lexicon-only]``. Labels are the categories a prompt should
 *flag* (blocking or not), so the numbers measure the detectors, independent of any model's policy.
 For each split it prints the per-category table, the overall recall on unsafe prompts (every
@@ -14,7 +14,7 @@ optimistic sets hide the honest one's misses:
   the classifier heads' training data (with ``train.yaml``, which is no split: a set a model was
   trained on says nothing about it);
 * ``dev`` (``dev.yaml``): model selection; the heads' thresholds are checked on it, never trained on;
-* ``dev2`` to ``dev36`` (``dev2.yaml`` ...): the first thirty-five blind sets, each measured once,
+* ``dev2`` to ``dev39`` (``dev2.yaml`` ...): the first thirty-eight blind sets, each measured once,
   blind, then studied, and now part of the heads' training data: their numbers are optimistic;
 * ``holdout`` (``holdout.yaml``): a blind set nobody tuning the stage has read; the one honest
   number. Until the file exists the split is skipped (``all`` leaves it out, naming it says so).
@@ -47,7 +47,7 @@ HOLDOUT_PROMPTS = Path(__file__).with_name("holdout.yaml")
 #: The classifier heads' own training prompts (with ``prompts.yaml``); no split, see the docstring.
 TRAIN_PROMPTS = Path(__file__).with_name("train.yaml")
 #: Former blind holdouts, oldest first: each measured once, blind, then studied; now training data.
-STUDIED_BLIND_SPLITS: tuple[str, ...] = tuple(f"dev{n}" for n in range(2, 37))
+STUDIED_BLIND_SPLITS: tuple[str, ...] = tuple(f"dev{n}" for n in range(2, 40))
 #: The labelled sets by split name, in the order they are reported.
 SPLITS: dict[str, Path] = {
     "tuning": DEFAULT_PROMPTS,
