@@ -134,13 +134,13 @@ def test_holdout_minors_recall_meets_the_target(holdout_result: EvalResult) -> N
 
 @needs_holdout
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="twenty-first blind set, first measurement: unsafe recall 0.944")
 def test_holdout_unsafe_recall_meets_the_target(holdout_result: EvalResult) -> None:
+    """Blind sets 39-41, first measurement: unsafe recall 0.974 (0.946, 0.984, 0.990 apart)."""
     assert holdout_result.unsafe_recall >= TARGET_UNSAFE_RECALL, holdout_result.mistakes
 
 
 @needs_holdout
 @pytest.mark.e2e
 def test_holdout_safe_false_positive_rate_meets_the_target(holdout_result: EvalResult) -> None:
-    """Twenty-first blind set, first measurement: 1/130 = 0.008 safe prompts flagged."""
+    """Blind sets 39-41, first measurement: 6/341 = 0.018 safe prompts flagged."""
     assert holdout_result.safe_fp_rate <= TARGET_SAFE_FP_RATE, holdout_result.mistakes
