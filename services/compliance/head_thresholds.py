@@ -50,27 +50,6 @@ def fold_of_prompt(prompts: int, folds: int) -> np.ndarray:
     return assignment
 
 
-def out_of_fold_probabilities(
-    features: np.ndarray,
-    owners: Sequence[int],
-    labels: np.ndarray,
-    folds: int = 5,
-    options: TrainingOptions = DEFAULT_OPTIONS,
-    queries: tuple[np.ndarray, Sequence[int]] | None = None,
-) -> np.ndarray:
-    """Per prompt: the score heads built without the prompt's fold give it (max over its rows).
-
-    The score is the one the service computes: the linear probability, mixed with the vote of
-    the nearest prompts of the other folds when ``options.neighbours`` is set.
-
-    ``labels`` holds one 0/1 per training row, as :func:`train_head` takes them. ``queries``
-    (rows and their prompts) are what the service embeds for a prompt when that is more than
-    its training rows (a long prompt's clause windows): the held prompts are scored on them.
-    """
-    whole, window = out_of_fold_scores(features, owners, labels, folds, options, queries)
-    return np.maximum(whole, window)
-
-
 def out_of_fold_scores(
     features: np.ndarray,
     owners: Sequence[int],
@@ -82,8 +61,13 @@ def out_of_fold_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per prompt, out of fold: the best score of its chunks, and of its clause windows.
 
-    ``windows`` marks which query rows are clause windows (none if not given); a prompt with
-    no window scores 0.0 there.
+    Each prompt gets the score heads built without its fold give it: the linear probability,
+    mixed with the vote of the nearest prompts of the other folds when ``options.neighbours`` is
+    set, as the service computes it. ``labels`` holds one 0/1 per training row, as
+    :func:`train_head` takes them. ``queries`` (rows and their prompts) are what the service
+    embeds of a prompt when that is more than its training rows (a long prompt's clause
+    windows): the held prompts are scored on them. ``windows`` marks which query rows are
+    clause windows (none if not given); a prompt with no window scores 0.0 there.
     """
     owner = np.asarray(owners)
     prompts = int(owner.max()) + 1

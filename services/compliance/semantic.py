@@ -6,7 +6,8 @@ The lexicon catches words; this stage catches meaning written in words no list h
 engine is built; a prompt's positive texts are joined into one description (a
 character's text and the style's tags combine with the user's words, as they do in the
 image) and embedded in one call, in chunks when long, and the nearest exemplar's cosine
-similarity per category is compared with that category's threshold.
+similarity per category is compared with that category's threshold. A long description is also
+read in clause windows (:func:`clause_windows`), which the heads score too.
 
 The same embedding feeds the trained heads (:mod:`services.compliance.semantic_heads`,
 detector ``classifier``) of the categories with a ``classifier`` block, so a prompt costs one
@@ -37,7 +38,7 @@ CHUNK_WORDS = 48
 CLAUSE_MIN_WORDS = 16
 #: The most words a clause window gathers from consecutive clauses.
 WINDOW_WORDS = 14
-#: Where a description breaks into clauses: punctuation, and the "and"/"while" that join scenes.
+#: Where a description breaks into clauses: punctuation, brackets, a spaced dash, a new line.
 _CLAUSE_BREAK = re.compile(r"\s*(?:[,;:.!?()\[\]{}|]+|\s-\s|\n)\s*")
 DETECTOR = "semantic"
 
