@@ -131,11 +131,7 @@ def choose_window_margin(
         by_chunks = float((whole[long_safe] >= choice.threshold).mean()) if long_safe.any() else 0.0
         if by_windows - by_chunks <= window_budget and (best is None or choice.recall > best[0].recall):
             best = (choice, margin)
-    if best is not None:
-        return best
-    effective = np.maximum(whole, window - MARGIN_GRID[-1])
-    choice = choose_threshold(category, effective, positive, safe, budget, 0.5, others_budget, shared)
-    return choice, MARGIN_GRID[-1]
+    return best if best is not None else (choice, margin)  # none qualified: the largest margin
 
 
 def choose_threshold(

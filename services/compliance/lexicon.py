@@ -386,9 +386,9 @@ class MaskedWords:
     """
 
     def __init__(self, words: Iterable[str]) -> None:
-        self._by_length: dict[int, tuple[str, ...]] = {}
+        self._by_length: dict[int, list[str]] = {}
         for word in sorted({w for w in words if len(w) >= 3 and w.isalpha()}):
-            self._by_length[len(word)] = (*self._by_length.get(len(word), ()), word)
+            self._by_length.setdefault(len(word), []).append(word)
 
     def readings(self, folded: str) -> list[str]:
         """``folded`` with its starred words read as policy words (none if it has none)."""
@@ -481,10 +481,10 @@ class Lexicon:
     def review(self, texts: Sequence[PromptText]) -> list[Finding]:
         """Findings for every category the texts hit, in policy order."""
         folded = [
-            (t.source or "user", t.is_negative, fold(reading, self._mask.blank))
+            (t.source or "user", t.is_negative, reading)
             for t in texts
             if t.text.strip()
-            for reading in (t.text, *self._masked.readings(fold_characters(t.text)))
+            for reading in self._readings(t.text)
         ]
         group_hits = {name: self._group_hits(group, folded) for name, group in self._groups.items()}
         findings: list[Finding] = []
@@ -500,6 +500,11 @@ class Lexicon:
                     evidence = [(f"{g}/{src}", term) for g in combination for src, term in group_hits[g][:2]]
                     findings.append(self._finding(rules, "combination " + "+".join(combination), evidence))
         return findings
+
+    def _readings(self, text: str) -> list[FoldedText]:
+        """``text`` folded, and once more per way its starred words can be read (:class:`MaskedWords`)."""
+        first = fold(text, self._mask.blank)
+        return [first, *(fold(unmasked, self._mask.blank) for unmasked in self._masked.readings(first.plain))]
 
     @staticmethod
     def _group_hits(group: _Group, folded: list[tuple[str, bool, FoldedText]]) -> list[tuple[str, str]]:

@@ -159,12 +159,8 @@ def threshold_report(
     features, owners = embed_items(encoder, items, blank)
     queries = embed_items(encoder, items, blank, service_pieces)
     descriptions = [positive_description(prompt_texts(item), blank) for item in items]
-    chunk_counts = [len(chunks(d)) for d in descriptions]
-    seen: dict[int, int] = {}
-    windows = []
-    for owner in queries[1]:
-        seen[owner] = seen.get(owner, 0) + 1
-        windows.append(seen[owner] > chunk_counts[owner])
+    # Which query rows are clause windows: each prompt's rows are its chunks, then its windows.
+    windows = [row >= len(chunks(d)) for d in descriptions for row in range(len(service_pieces({}, d)))]
     long = np.array([bool(clause_windows(d)) for d in descriptions])
     safe = np.array([not item.get("expect") for item in items])
     long_safe = int((long & safe).sum())
@@ -186,7 +182,7 @@ def threshold_report(
             expected[np.asarray(owners)].astype(np.float32),
             options=options,
             queries=queries,
-            windows=np.array(windows),
+            windows=np.array(windows, dtype=bool),
         )
         overlapping = SHARED_LABELS.get(category.id, frozenset())
         shared = np.array([bool(overlapping & set(item.get("expect") or [])) for item in items])
